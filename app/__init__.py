@@ -1,0 +1,1 @@
+"""medcite query side: retrieval, answer assembly, rendering, HTTP API and CLI."""

@@ -1,0 +1,267 @@
+"""Extractive answer assembly: score source sentences, pick a bottom line, fill sections with MMR, number references.
+
+Nothing is generated: every statement is a source sentence (whitespace-normalised, leading bullet removed, or
+trimmed at a clause boundary with a closing ellipsis) and cites the chunk it comes from, plus other retrieved chunks
+that state the same thing (near-identical sentence vectors).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Callable, Mapping
+
+import numpy as np
+
+from app.facets import heading, question_facet, sentence_facet
+from app.schemas import Reference, Section, Statement
+from index.models import Chunk, DocType, DocumentMeta
+from index.settings import AnswerSettings
+
+_BULLET = re.compile(r"^\s*(?:[-•*·▪◦]|\d{1,2}[.)])\s+")
+_SPACE = re.compile(r"\s+")
+_BOILERPLATE = re.compile(
+    r"^(?:key points|see the following|this summary is about|check with your doctor if you have any|"
+    r"for more information|these resources|the following (?:pdq|organizations)|click here|visit |"
+    r"see the [^.]{0,60} section|read more|related (?:pdq|topics)|to learn more)",
+    re.I,
+)
+_ANAPHORA = re.compile(r"^(?:this|these|that|those|it|its|they|their|such|other|another|both|either|also)\b", re.I)
+# Weights of the relevance signals (dense similarity dominates; lexical coverage and retrieval rank break ties).
+W_DENSE, W_LEX, W_RANK, W_FACET = 0.60, 0.30, 0.08, 0.06
+SUPPORT_SIM = 0.92  # a sentence this similar in another retrieved chunk also supports the statement
+DUPLICATE_SIM = 0.88  # a candidate this similar to a chosen statement is redundant
+MIN_WORDS = 5
+
+
+@dataclass
+class Candidate:
+    """A retrieved chunk handed to assembly."""
+
+    row: int
+    rank: int  # 1-based fused rank
+    chunk: Chunk
+    meta: DocumentMeta
+    sentence_vectors: np.ndarray  # (len(chunk.sentences), dim), L2-normalised
+
+
+@dataclass
+class _Unit:
+    text: str
+    vector: np.ndarray
+    cand: Candidate
+    dense: float
+    lexical: float
+    facet: str | None
+    score: float = 0.0
+    support: list[Candidate] = field(default_factory=list)
+
+
+@dataclass
+class Assembled:
+    bottom_line: Statement | None
+    sections: list[Section]
+    references: list[Reference]
+    evidence: float  # best dense similarity of a usable sentence
+    coverage: float  # share of the question's lexical weight found in the chosen statements
+    covered_topics: list[str]
+
+
+def normalise_statement(text: str) -> str:
+    """Collapse whitespace and drop a leading bullet marker.
+
+    >>> normalise_statement("   - Fever or  night sweats.")
+    'Fever or night sweats.'
+    """
+    return _BULLET.sub("", _SPACE.sub(" ", text).strip())
+
+
+def trim(text: str, limit: int) -> str:
+    """Cut an over-long sentence at the last clause boundary before ``limit`` and mark the cut with '…'."""
+    if len(text) <= limit:
+        return text
+    cut = max(text.rfind("; ", 0, limit), text.rfind(", ", 0, limit))
+    if cut < limit // 2:
+        cut = text.rfind(" ", 0, limit)
+    return text[: max(cut, 1)].rstrip(" ,;:") + "…"
+
+
+def _units(cands: list[Candidate], max_chars: int) -> list[tuple[str, np.ndarray, Candidate]]:
+    """Sentences of the candidates (merging a 'following:' lead-in with its list), de-duplicated by span."""
+    seen: set[tuple[str, int]] = set()
+    out: list[tuple[str, np.ndarray, Candidate]] = []
+    for cand in cands:
+        sents, base = cand.chunk.sentences, cand.chunk.start
+        i = 0
+        while i < len(sents):
+            j = i
+            if sents[i].text.rstrip().endswith(":"):  # lead-in: keep its list items with it
+                while j + 1 < len(sents) and sents[j + 1].end - sents[i].start <= max_chars:
+                    j += 1
+                    if sents[j].text.rstrip().endswith((".", "!", "?")) and j - i >= 4:
+                        break
+            key = (cand.chunk.doc_id, sents[i].start)
+            if key not in seen:
+                seen.add(key)
+                raw = cand.chunk.text[sents[i].start - base : sents[j].end - base]
+                vec = cand.sentence_vectors[i : j + 1].mean(axis=0)
+                out.append((normalise_statement(raw), vec / (np.linalg.norm(vec) or 1.0), cand))
+            i = j + 1
+    return out
+
+
+def _usable(text: str) -> bool:
+    """A statement candidate: long enough, not a question, heading or boilerplate."""
+    words = text.split()
+    if len(words) < MIN_WORDS or text.endswith("?") or _BOILERPLATE.match(text):
+        return False
+    return text.endswith((".", "!", ":", ")", "…", '"', "”")) or len(words) >= 12
+
+
+def assemble(
+    question: str,
+    qvec: np.ndarray,
+    query_weights: Mapping[str, float],
+    candidates: list[Candidate],
+    tokenize: Callable[[str], list[str]],
+    settings: AnswerSettings,
+    prefer_types: tuple[DocType, ...] = (),
+) -> Assembled:
+    """Build the cited parts of an answer from retrieved chunks (the pipeline adds the rest)."""
+    topics = list(dict.fromkeys(c.meta.title for c in candidates if c.meta.title))[:5]
+    total_weight = sum(query_weights.values()) or 1.0
+    q_facet = question_facet(question)
+    title_cache: dict[str, set[str]] = {}
+
+    def title_terms(title: str) -> set[str]:
+        if title not in title_cache:
+            title_cache[title] = set(tokenize(title))
+        return title_cache[title]
+
+    units: list[_Unit] = []
+    for text, vec, cand in _units(candidates, settings.max_sentence_chars * 2):
+        if not _usable(text):
+            continue
+        toks = set(tokenize(text))
+        with_title = toks | title_terms(cand.meta.title)
+        lexical = 0.5 * (sum(w for t, w in query_weights.items() if t in toks)
+                         + sum(w for t, w in query_weights.items() if t in with_title)) / total_weight
+        unit = _Unit(text, vec, cand, float(vec @ qvec), lexical, sentence_facet(text))
+        unit.score = (
+            W_DENSE * unit.dense + W_LEX * lexical + W_RANK / np.sqrt(cand.rank)
+            + (W_FACET if q_facet and unit.facet == q_facet else 0.0)
+            + (0.02 if cand.meta.type in prefer_types else 0.0)
+        )
+        units.append(unit)
+    if not units:
+        return Assembled(None, [], [], 0.0, 0.0, topics)
+    evidence = max(u.dense for u in units)
+    units.sort(key=lambda u: -u.score)
+    chosen = _mmr(units, settings)
+    _attach_support(chosen, units)
+    coverage = _coverage(chosen, query_weights, total_weight, tokenize)
+    bottom, rest = _pick_bottom_line(chosen, q_facet)
+    sections = _sections(rest, q_facet, settings.max_sections)
+    bottom_st, section_models, refs = _number(bottom, sections, settings.max_sentence_chars)
+    return Assembled(bottom_st, section_models, refs, evidence, coverage, topics)
+
+
+def _mmr(units: list[_Unit], settings: AnswerSettings) -> list[_Unit]:
+    best = units[0].score
+    floor = max(0.55 * best, 0.0)
+    lam = settings.mmr_lambda
+    chosen: list[_Unit] = []
+    pool = [u for u in units if u.score >= floor]
+    while pool and len(chosen) < settings.max_statements + 1:
+        if chosen:
+            mat = np.stack([c.vector for c in chosen])
+            sims = [float(np.max(mat @ u.vector)) for u in pool]
+        else:
+            sims = [0.0] * len(pool)
+        scored = [(lam * u.score - (1 - lam) * s, u, s) for u, s in zip(pool, sims)]
+        _, pick, _ = max(scored, key=lambda t: t[0])
+        pool = [u for u, s in zip(pool, sims) if u is not pick and s < DUPLICATE_SIM]
+        if chosen:
+            pool = [u for u in pool if float(u.vector @ pick.vector) < DUPLICATE_SIM]
+        chosen.append(pick)
+    return chosen
+
+
+def _attach_support(chosen: list[_Unit], units: list[_Unit]) -> None:
+    for c in chosen:
+        c.support = [c.cand]
+        for u in units:
+            if u.cand.chunk.doc_id != c.cand.chunk.doc_id and u.cand not in c.support \
+                    and float(u.vector @ c.vector) >= SUPPORT_SIM:
+                c.support.append(u.cand)
+        c.support = c.support[:3]
+
+
+def _coverage(chosen: list[_Unit], weights: Mapping[str, float], total: float,
+              tokenize: Callable[[str], list[str]]) -> float:
+    toks: set[str] = set()
+    for c in chosen:
+        toks.update(tokenize(c.text))
+    return sum(w for t, w in weights.items() if t in toks) / total
+
+
+def _pick_bottom_line(chosen: list[_Unit], q_facet: str | None) -> tuple[_Unit, list[_Unit]]:
+    """The most relevant short declarative statement, preferring one on the question's facet."""
+    def key(u: _Unit) -> float:
+        words = len(u.text.split())
+        fit = 0.0 if 6 <= words <= 45 else -0.05
+        anaphoric = 0.05 if _ANAPHORA.match(u.text) else 0.0  # "These and other signs..." needs its context
+        return (u.score + fit + (0.03 if q_facet and u.facet == q_facet else 0.0)
+                - (0.04 if u.text.endswith(":") else 0.0) - anaphoric)
+    pool = chosen[: min(4, len(chosen))]
+    bottom = max(pool, key=key)
+    return bottom, [u for u in chosen if u is not bottom]
+
+
+def _sections(units: list[_Unit], q_facet: str | None, max_sections: int) -> list[tuple[str, list[_Unit]]]:
+    groups: dict[str, list[_Unit]] = {}
+    for u in units:
+        groups.setdefault(heading(u.facet), []).append(u)
+    order = sorted(groups, key=lambda h: (h != heading(q_facet) if q_facet else False, -max(u.score for u in groups[h])))
+    if len(order) > max_sections:  # fold the weakest groups into one
+        keep, spill = order[: max_sections - 1], order[max_sections - 1 :]
+        merged = [u for h in spill for u in groups[h]]
+        groups = {h: groups[h] for h in keep} | {heading(None): merged}
+        order = keep + [heading(None)]
+    return [(h, sorted(groups[h], key=lambda u: -u.score)) for h in order if groups[h]]
+
+
+def _number(bottom: _Unit, sections: list[tuple[str, list[_Unit]]], max_chars: int):
+    """Statements with citation numbers by first use; one reference per source (page of a document)."""
+    numbers: dict[tuple, int] = {}
+    cited: dict[int, list[Candidate]] = {}
+
+    def cite(u: _Unit) -> Statement:
+        ns = []
+        for cand in u.support:
+            key = (cand.meta.parent_id or cand.chunk.doc_id, tuple(cand.chunk.pages))
+            if key not in numbers:
+                numbers[key] = len(numbers) + 1
+                cited[numbers[key]] = []
+            n = numbers[key]
+            if cand not in cited[n]:
+                cited[n].append(cand)
+            ns.append(n)
+        return Statement(text=trim(u.text, max_chars), citations=sorted(set(ns)), chunk_id=u.cand.chunk.chunk_id)
+
+    bottom_st = cite(bottom)
+    out = [Section(heading=h, statements=[cite(u) for u in us]) for h, us in sections]
+    refs = [_reference(n, cands) for n, cands in sorted(cited.items())]
+    return bottom_st, out, refs
+
+
+def _reference(n: int, cands: list[Candidate]) -> Reference:
+    cands = sorted(cands, key=lambda c: c.chunk.ordinal)
+    meta, first = cands[0].meta, cands[0].chunk
+    section = " › ".join(p for p in first.section_path if p != meta.title)
+    pages = sorted({p for c in cands for p in c.chunk.pages})
+    return Reference(
+        n=n, type=meta.type, title=meta.title, issuer=meta.issuer, year=meta.year, url=meta.url,
+        pages=pages, section=section, chunk_id=first.chunk_id, chunk_ids=[c.chunk.chunk_id for c in cands],
+        doc_id=first.doc_id, passage=" … ".join(normalise_statement(c.chunk.text) for c in cands),
+    )

@@ -1,0 +1,186 @@
+"""The answer pipeline: follow-up resolution -> hybrid retrieval -> extractive assembly -> a cited ``Answer``.
+
+>>> from index.settings import Settings                          # doctest: +SKIP
+>>> pipe = AnswerPipeline.from_settings(Settings())              # doctest: +SKIP
+>>> pipe.answer(AnswerRequest(question="How is Wilms tumor diagnosed?")).bottom_line  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from app.assemble import Candidate, assemble
+from app.followup import resolve_followup
+from app.related import QuestionBank
+from app.retrieval import SearchEngine
+from app.safety import detect_emergency
+from app.schemas import Answer, AnswerRequest, SearchRequest, SearchResponse, Trace, TraceHit
+from index.contracts import ABSTENTION_TEXT, DISCLAIMERS, EMERGENCY_NOTICE
+from index.embedding import Embedder, get_embedder
+from index.lexical import BM25Index, tokenize
+from index.models import DocType
+from index.sentence_vectors import SentenceVectors
+from index.settings import Settings
+from index.storage import LoadedIndex, open_index
+
+PREFERRED_TYPES = {
+    "clinician": (DocType.guideline, DocType.research),
+    "patient": (DocType.patient_information,),
+}
+#: Minimum share of the question's lexical weight the chosen statements must contain, when evidence is weak.
+MIN_COVERAGE = 0.34
+#: Dense evidence above this is trusted even with low lexical coverage (paraphrased questions).
+STRONG_EVIDENCE = 0.62
+
+
+def query_weights(bm25: BM25Index, query: str) -> dict[str, float]:
+    """IDF of each query term in the index; terms the index has never seen get the maximum IDF."""
+    model = bm25.model
+    vocab, n = model.vocab_dict, max(len(bm25), 1)
+    indptr = model.scores["indptr"]
+    weights: dict[str, float] = {}
+    for term in tokenize(query):
+        tid = vocab.get(term)
+        df = 0 if tid is None else int(indptr[tid + 1] - indptr[tid])
+        weights[term] = math.log(1 + (n - df + 0.5) / (df + 0.5))
+    return weights
+
+
+def unknown_terms(bm25: BM25Index, query: str) -> list[str]:
+    """Alphabetic query words (5+ letters) that occur nowhere in the index: names the corpus cannot cover."""
+    vocab = bm25.model.vocab_dict
+    out = []
+    for word in dict.fromkeys(w for w in query.replace("-", " ").split()):
+        clean = "".join(ch for ch in word if ch.isalpha())
+        if len(clean) >= 5 and clean.isalpha():
+            terms = tokenize(clean)
+            if terms and all(t not in vocab for t in terms):
+                out.append(clean)
+    return out
+
+
+class AnswerPipeline:
+    """Holds the loaded index, model and question bank; safe to share between request threads."""
+
+    def __init__(self, index: LoadedIndex, embedder: Embedder, settings: Settings,
+                 bank: QuestionBank | None = None) -> None:
+        self.index = index
+        self.embedder = embedder
+        self.settings = settings
+        self.engine = SearchEngine(index, embedder, settings.retrieval)
+        self.sentences = SentenceVectors.load(index.path)
+        self.bank = bank
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings, bank_path: Path | None = None) -> "AnswerPipeline":
+        embedder = get_embedder(settings.embedding)
+        index = open_index(settings.paths.index_dir, settings.index, expect_model=embedder.info)
+        bank_path = bank_path or settings.paths.corpus_dir / "questions" / "medquad_questions.jsonl.gz"
+        bank = None
+        if bank_path.is_file():
+            bank = QuestionBank.load(bank_path, embedder, settings.paths.data_dir / "cache")
+        return cls(index, embedder, settings, bank)
+
+    # ------------------------------------------------------------------ search
+    def search(self, request: SearchRequest) -> SearchResponse:
+        timings: dict[str, float] = {}
+        hits = self.engine.search(request.query, k=request.top_k, retriever=request.retriever,
+                                  filters=request.filters, timings=timings)
+        return SearchResponse(query=request.query, retriever=request.retriever,
+                              passages=self.engine.passages(hits), timings_ms=_rounded(timings))
+
+    # ------------------------------------------------------------------ answer
+    def answer(self, request: AnswerRequest) -> Answer:
+        t0 = time.perf_counter()
+        timings: dict[str, float] = {}
+        qvec = self.embedder.encode_query(request.question)
+        timings["embed_query"] = _ms(t0)
+        resolved = resolve_followup(request.question, request.turns, self.embedder.encode)
+        if resolved.text != request.question:
+            t = time.perf_counter()
+            qvec = self.embedder.encode_query(resolved.text)
+            timings["embed_query"] += _ms(t)
+        prefer_rows = [self.index.store.row_of(c) for c in resolved.prefer_chunk_ids if self._has_chunk(c)]
+        prefer_types = PREFERRED_TYPES[request.audience]
+        k = request.top_k or self.settings.retrieval.top_k
+        hits = self.engine.search(resolved.text, k=k, filters=request.filters, qvec=qvec,
+                                  prefer_rows=prefer_rows, prefer_types=prefer_types, timings=timings)
+        t = time.perf_counter()
+        candidates = [self._candidate(h.row, rank) for rank, h in enumerate(hits, start=1)]
+        weights = query_weights(self.index.bm25, resolved.text)
+        built = assemble(resolved.text, qvec, weights, candidates, tokenize, self.settings.answer, prefer_types)
+        unknown = unknown_terms(self.index.bm25, request.question)
+        timings["assembly"] = _ms(t)
+
+        reason = self._abstain_reason(built.evidence, built.coverage, unknown, bool(candidates))
+        answer = Answer(
+            question=request.question, resolved_question=resolved.text, audience=request.audience,
+            disclaimer=DISCLAIMERS[request.audience],
+            safety_notice=EMERGENCY_NOTICE if detect_emergency(request.question) else None,
+        )
+        if reason:
+            answer.abstained, answer.abstain_reason = True, reason
+            answer.covered_topics = built.covered_topics
+        else:
+            answer.bottom_line, answer.sections, answer.references = built.bottom_line, built.sections, built.references
+        t = time.perf_counter()
+        if self.bank is not None and self.settings.answer.related_questions:
+            answer.related_questions = self.bank.related(
+                request.question, qvec, self.settings.answer.related_questions,
+                exclude=[request.question, *(turn.question for turn in request.turns)],
+            )
+            self.bank.add_asked(request.question, qvec)
+        timings["related"] = _ms(t)
+        timings["total"] = _ms(t0)
+        if request.debug:
+            answer.trace = Trace(
+                resolved_query=resolved.text, topic_shift=resolved.topic_shift if request.turns else None,
+                hits=[TraceHit(chunk_id=self.index.store.chunks[h.row].chunk_id, rank=i, score=h.score,
+                               retriever=h.retriever, sources=h.sources) for i, h in enumerate(hits, start=1)],
+                timings_ms=_rounded(timings), evidence_score=round(built.evidence, 4),
+            )
+        return answer
+
+    def _abstain_reason(self, evidence: float, coverage: float, unknown: list[str], any_hits: bool) -> str | None:
+        if not any_hits:
+            return f"{ABSTENTION_TEXT} No indexed passage matched the question."
+        if unknown:
+            return f"{ABSTENTION_TEXT} The indexed sources never mention: {', '.join(unknown[:5])}."
+        threshold = self.settings.answer.abstain_threshold
+        if evidence < threshold:
+            return (f"{ABSTENTION_TEXT} The closest passage is too weakly related "
+                    f"(similarity {evidence:.2f} < {threshold:.2f}).")
+        if coverage < MIN_COVERAGE and evidence < STRONG_EVIDENCE:
+            return f"{ABSTENTION_TEXT} The retrieved passages do not contain the question's key terms."
+        return None
+
+    def _has_chunk(self, chunk_id: str) -> bool:
+        try:
+            self.index.store.row_of(chunk_id)
+            return True
+        except KeyError:
+            return False
+
+    def _candidate(self, row: int, rank: int) -> Candidate:
+        store = self.index.store
+        chunk = store.chunks[row]
+        if self.sentences is not None:
+            vecs = self.sentences.for_row(row)
+        else:  # index built without sentence vectors: embed this chunk's sentences now (slower)
+            title = store.meta_of_row(row).title
+            vecs = self.embedder.encode([f"{title} -- {s.text}" for s in chunk.sentences])
+        return Candidate(row=row, rank=rank, chunk=chunk, meta=store.meta_of_row(row), sentence_vectors=vecs)
+
+
+def _ms(t0: float) -> float:
+    return (time.perf_counter() - t0) * 1000.0
+
+
+def _rounded(timings: dict[str, float]) -> dict[str, float]:
+    return {k: round(v, 2) for k, v in timings.items()}

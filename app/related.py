@@ -1,0 +1,189 @@
+"""Related questions: the nearest questions by meaning from a question bank plus questions asked before.
+
+The bank is a JSON-lines file (optionally gzipped) of ``{"question", "focus", "qtype", "passage_ids"}``
+records. Its vectors are cached as ``.npy`` keyed by the model fingerprint and the file's sha256, so a bank
+is embedded once, not at every start-up.
+
+>>> normalise_question("  What is  Wilms Tumor? ? ")
+'what is wilms tumor'
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import re
+import tempfile
+import threading
+from collections import deque
+from pathlib import Path
+from typing import TYPE_CHECKING, Collection, Iterator
+
+import numpy as np
+from pydantic import BaseModel, Field, ValidationError
+
+if TYPE_CHECKING:
+    from index.embedding import Embedder
+
+#: Cosine above which two questions count as the same question reworded.
+NEAR_DUPLICATE = 0.95
+#: Questions asked before that are kept (in memory only).
+MAX_ASKED = 1000
+#: Nearest candidates sorted first, as a multiple of ``n``; the rest are sorted only if duplicates use them up.
+CANDIDATE_FACTOR = 8
+_SPACES = re.compile(r"\s+")
+_TRAILING = re.compile(r"[\s?.!]+$")
+
+
+class BankQuestion(BaseModel):
+    """One record of the question bank."""
+
+    question: str = Field(min_length=1)
+    focus: str = ""
+    qtype: str = ""
+    passage_ids: list[str] = Field(default_factory=list)
+
+
+def normalise_question(text: str) -> str:
+    """Case-, space- and trailing-punctuation-insensitive form used to compare questions."""
+    return _TRAILING.sub("", _SPACES.sub(" ", text.strip().lower()))
+
+
+def read_bank(path: Path) -> list[BankQuestion]:
+    """Records of a JSONL(.gz) bank, first occurrence of each normalised question only."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    records: dict[str, BankQuestion] = {}
+    try:
+        with opener(path, "rt", encoding="utf-8") as fh:
+            for number, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    record = BankQuestion.model_validate_json(line)
+                except ValidationError as exc:
+                    problem = exc.errors()[0]["msg"]
+                    raise ValueError(f"{path}, line {number}: not a question record ({problem})") from None
+                records.setdefault(normalise_question(record.question), record)
+    except (OSError, EOFError) as exc:
+        raise ValueError(f"cannot read question bank {path}: {exc}") from exc
+    return list(records.values())
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _save_atomic(path: Path, array: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.save(fh, array)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class QuestionBank:
+    """Bank questions with unit vectors, plus a bounded, thread-safe memory of questions asked."""
+
+    def __init__(self, questions: list[BankQuestion], vectors: np.ndarray) -> None:
+        if len(questions) != len(vectors):
+            raise ValueError(f"{len(questions)} questions but {len(vectors)} vectors")
+        self.questions = questions
+        self.vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        self._texts = [q.question for q in questions]
+        self._bank_keys = {normalise_question(t) for t in self._texts}
+        self._asked: deque[tuple[str, np.ndarray]] = deque(maxlen=MAX_ASKED)
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self.questions)
+
+    @classmethod
+    def load(cls, path: Path, embedder: Embedder, cache_dir: Path) -> QuestionBank:
+        """Read ``path`` and embed its questions, reusing ``cache_dir/related-<sha>-<model>.npy`` when present."""
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"question bank {path} does not exist")
+        questions = read_bank(path)
+        info = embedder.info
+        cache = Path(cache_dir) / f"related-{_sha256(path)[:20]}-{info.fingerprint[:16]}.npy"
+        vectors = None
+        if cache.is_file():
+            try:
+                vectors = np.load(cache, allow_pickle=False)
+            except (OSError, ValueError):
+                vectors = None  # unreadable cache: rebuild it
+            if vectors is not None and vectors.shape != (len(questions), info.dimension):
+                vectors = None
+        if vectors is None:
+            vectors = embedder.encode([q.question for q in questions])
+            _save_atomic(cache, np.asarray(vectors, dtype=np.float32))
+        return cls(questions, vectors)
+
+    def add_asked(self, question: str, qvec: np.ndarray) -> None:
+        """Remember a question asked before (not one of the bank's; a repeat moves to the newest place)."""
+        key = normalise_question(question)
+        if not key or key in self._bank_keys:
+            return
+        vec = np.asarray(qvec, dtype=np.float32).reshape(-1).copy()
+        with self._lock:
+            for i, (old, _v) in enumerate(self._asked):
+                if normalise_question(old) == key:
+                    del self._asked[i]
+                    break
+            self._asked.append((question.strip(), vec))
+
+    def related(self, question: str, qvec: np.ndarray, n: int, exclude: Collection[str] = ()) -> list[str]:
+        """Up to ``n`` questions nearest in meaning to ``question``, best first.
+
+        Never the question itself or anything in ``exclude`` (normalised text), never a near-duplicate
+        (cosine > :data:`NEAR_DUPLICATE`) of the question or of a question already chosen.
+        """
+        if n <= 0:
+            return []
+        qvec = np.asarray(qvec, dtype=np.float32).reshape(-1)
+        with self._lock:
+            asked = list(self._asked)
+        n_bank = len(self._texts)
+        texts = self._texts + [text for text, _v in asked] if asked else self._texts
+        if not texts:
+            return []
+        if self.vectors.shape[1] != qvec.shape[0]:
+            raise ValueError(f"query vector has {qvec.shape[0]} dimensions, the bank {self.vectors.shape[1]}")
+        asked_vectors = np.stack([v for _t, v in asked]) if asked else np.zeros((0, qvec.shape[0]), np.float32)
+        scores = np.concatenate([self.vectors @ qvec, asked_vectors @ qvec])
+
+        def vector(i: int) -> np.ndarray:
+            return self.vectors[i] if i < n_bank else asked_vectors[i - n_bank]
+
+        banned = {normalise_question(question), *(normalise_question(e) for e in exclude)}
+        chosen: list[int] = []
+        for i in _best_first(scores, max(n * CANDIDATE_FACTOR, 32)):
+            if len(chosen) == n:
+                break
+            key = normalise_question(texts[i])
+            if key in banned or scores[i] > NEAR_DUPLICATE:
+                continue
+            if any(float(vector(j) @ vector(i)) > NEAR_DUPLICATE for j in chosen):
+                continue
+            banned.add(key)
+            chosen.append(i)
+        return [texts[i] for i in chosen]
+
+
+def _best_first(scores: np.ndarray, first: int) -> Iterator[int]:
+    """Indices by descending score (ties: lower index); sorts only the top ``first`` unless more are consumed."""
+    take = min(len(scores), first)
+    top = np.argpartition(-scores, take - 1)[:take] if take < len(scores) else np.arange(len(scores))
+    yield from top[np.lexsort((top, -scores[top]))].tolist()
+    if take < len(scores):
+        rest = np.setdiff1d(np.arange(len(scores)), top)
+        yield from rest[np.lexsort((rest, -scores[rest]))].tolist()

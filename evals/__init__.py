@@ -1,0 +1,1 @@
+"""medcite evaluation harness: datasets, metrics, reports."""

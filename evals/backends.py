@@ -1,0 +1,206 @@
+"""Where queries go: an in-process index (:class:`LocalBackend`) or a service over HTTP (:class:`RemoteBackend`).
+
+Both speak the same contract: ``search`` returns the document id of each ranked chunk (``/v1/search``
+passages' ``doc_id``), ``answer`` returns an :class:`app.schemas.Answer` (``/v1/answer``). Queries longer than
+the service limit are clipped identically in both, so local and remote runs score the same text.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Protocol
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from app.schemas import MAX_QUESTION_CHARS, Answer
+
+RETRIEVER_PROBE = "blood pressure"
+
+
+class EvalError(RuntimeError):
+    """A problem the harness reports to the user as one clear message."""
+
+
+class RetrieverUnavailable(EvalError):
+    """The backend cannot run this retriever (e.g. no reranker configured)."""
+
+
+class SearchOutcome(BaseModel):
+    doc_ids: list[str]
+    latency_ms: float
+
+
+class AnswerOutcome(BaseModel):
+    answer: Answer
+    latency_ms: float
+
+
+class Backend(Protocol):
+    kind: str
+
+    def describe(self) -> dict[str, Any]: ...
+
+    def unavailable(self, retriever: str) -> str | None: ...
+
+    def search(self, query: str, k: int, retriever: str) -> SearchOutcome: ...
+
+    def answer(self, question: str, audience: str) -> AnswerOutcome: ...
+
+    def close(self) -> None: ...
+
+
+def clip(text: str) -> str:
+    """The query as the service accepts it (stripped, at most MAX_QUESTION_CHARS characters)."""
+    return text.strip()[:MAX_QUESTION_CHARS]
+
+
+def manifest_summary(manifest: Any) -> dict[str, Any]:
+    """The header fields of an index manifest (no per-document entries)."""
+    return {
+        "created": manifest.created.isoformat(), "format_version": manifest.format_version,
+        "counts": dict(manifest.counts), "corpus_hash": manifest.corpus_hash, "faiss_factory": manifest.faiss_factory,
+        "vector_backend": manifest.vector_backend, "chunking": dict(manifest.chunking),
+    }
+
+
+class LocalBackend:
+    """Scores an index in this process through ``SearchEngine`` (and ``AnswerPipeline`` for answers)."""
+
+    kind = "local"
+
+    def __init__(self, settings: Any, index_dir: Path, *, answers: bool = False) -> None:
+        from app.retrieval import SearchEngine
+        from index.embedding import get_embedder
+        from index.storage import open_index
+
+        self.settings = settings.model_copy(deep=True)
+        self.settings.paths.index_dir = Path(index_dir)
+        self.pipeline = None
+        if answers:
+            from app.pipeline import AnswerPipeline
+
+            self.pipeline = AnswerPipeline.from_settings(self.settings)
+            self.index, self.engine = self.pipeline.index, self.pipeline.engine
+        else:
+            embedder = get_embedder(self.settings.embedding)
+            self.index = open_index(self.settings.paths.index_dir, self.settings.index, expect_model=embedder.info)
+            self.engine = SearchEngine(self.index, embedder, self.settings.retrieval)
+
+    def describe(self) -> dict[str, Any]:
+        m = self.index.manifest
+        return {"backend": "local", "index": str(self.index.path), "model": m.model.model_dump(),
+                "manifest": manifest_summary(m), "retrieval": self.settings.retrieval.model_dump(mode="json")}
+
+    def unavailable(self, retriever: str) -> str | None:
+        if retriever == "hybrid+rerank" and self.engine.reranker is None:
+            return "no reranker configured (set MEDCITE_RETRIEVAL__RERANKER_PATH to a local cross-encoder)"
+        return None
+
+    def search(self, query: str, k: int, retriever: str) -> SearchOutcome:
+        t0 = time.perf_counter()
+        hits = self.engine.search(clip(query), k=k, retriever=retriever)
+        latency = (time.perf_counter() - t0) * 1000.0
+        chunks = self.index.store.chunks
+        return SearchOutcome(doc_ids=[chunks[h.row].doc_id for h in hits], latency_ms=latency)
+
+    def answer(self, question: str, audience: str) -> AnswerOutcome:
+        if self.pipeline is None:
+            raise EvalError("this backend was opened without the answer pipeline")
+        from app.schemas import AnswerRequest
+
+        t0 = time.perf_counter()
+        answer = self.pipeline.answer(AnswerRequest(question=clip(question), audience=audience))
+        return AnswerOutcome(answer=answer, latency_ms=(time.perf_counter() - t0) * 1000.0)
+
+    def close(self) -> None:
+        return None
+
+
+class RemoteBackend:
+    """Scores a running service through ``POST /v1/search`` and ``POST /v1/answer``."""
+
+    kind = "remote"
+
+    def __init__(self, endpoint: str, *, timeout: float = 120.0, ready_timeout: float = 600.0,
+                 client: httpx.Client | None = None) -> None:
+        self.endpoint = endpoint.rstrip("/")
+        self.client = client or httpx.Client(base_url=self.endpoint, timeout=timeout)
+        self.ready = self._wait_ready(ready_timeout)
+
+    def _wait_ready(self, timeout: float) -> dict[str, Any]:
+        """Poll ``/readyz`` until the service has loaded; a service without ``/readyz`` is assumed ready."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                response = self.client.get("/readyz")
+            except httpx.HTTPError as exc:
+                raise EvalError(f"cannot reach {self.endpoint}: {exc}") from None
+            if response.status_code == 404:
+                return {}
+            if response.status_code == 200:
+                return _json(response)
+            reason = _json(response).get("reason", response.text[:200])
+            if reason != "loading" or time.monotonic() > deadline:
+                raise EvalError(f"{self.endpoint} is not ready: HTTP {response.status_code} {reason}")
+            time.sleep(1.0)
+
+    def describe(self) -> dict[str, Any]:
+        info: dict[str, Any] = {"backend": "remote", "endpoint": self.endpoint, "readyz": self.ready}
+        try:
+            response = self.client.get("/v1/documents", params={"limit": 1})
+            if response.status_code == 200:
+                index = _json(response).get("index", {})
+                info["model"] = {"name": index.get("model", self.ready.get("model", "unknown"))}
+                info["manifest"] = index
+        except httpx.HTTPError:
+            pass
+        info.setdefault("model", {"name": self.ready.get("model", "unknown")})
+        return info
+
+    def unavailable(self, retriever: str) -> str | None:
+        try:
+            self.search(RETRIEVER_PROBE, 1, retriever)
+        except RetrieverUnavailable as exc:
+            return str(exc)
+        return None
+
+    def _post(self, path: str, payload: dict[str, Any]) -> tuple[dict[str, Any], float]:
+        t0 = time.perf_counter()
+        try:
+            response = self.client.post(path, json=payload)
+        except httpx.HTTPError as exc:
+            raise EvalError(f"POST {self.endpoint}{path} failed: {exc}") from None
+        latency = (time.perf_counter() - t0) * 1000.0
+        if response.status_code == 400 and path == "/v1/search":
+            raise RetrieverUnavailable(f"{payload.get('retriever')}: {_json(response).get('detail', response.text[:200])}")
+        if response.status_code != 200:
+            raise EvalError(f"POST {self.endpoint}{path} returned HTTP {response.status_code}: {response.text[:300]}")
+        return _json(response), latency
+
+    def search(self, query: str, k: int, retriever: str) -> SearchOutcome:
+        body, latency = self._post("/v1/search", {"query": clip(query), "top_k": k, "retriever": retriever})
+        try:
+            ids = [str(p["doc_id"]) for p in body["passages"]]
+        except (KeyError, TypeError):
+            raise EvalError(f"{self.endpoint}/v1/search: response has no passages[].doc_id") from None
+        return SearchOutcome(doc_ids=ids, latency_ms=latency)
+
+    def answer(self, question: str, audience: str) -> AnswerOutcome:
+        body, latency = self._post("/v1/answer", {"question": clip(question), "audience": audience})
+        try:
+            return AnswerOutcome(answer=Answer.model_validate(body), latency_ms=latency)
+        except ValidationError as exc:
+            raise EvalError(f"{self.endpoint}/v1/answer: response is not an Answer ({exc.errors()[0]['msg']})") from None
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _json(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}

@@ -1,0 +1,233 @@
+"""Readers for the evaluation sets in ``../shared/data`` (and any other file of the same schema).
+
+Every file is JSON Lines, gzip-compressed or not (decided by the magic bytes, not the name). Each record is
+validated into a pydantic model; extra fields are ignored, so newer splits with more fields still load. A bad
+record raises :class:`DatasetError` naming the file, the line and the problem.
+
+>>> DEFAULT_FILES["medquad_questions"]
+'medquad/questions_dev.jsonl.gz'
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+from pathlib import Path
+from typing import Any, Iterator, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+#: Files of each set, relative to the data directory.
+DEFAULT_FILES: dict[str, str] = {
+    "medquad_questions": "medquad/questions_dev.jsonl.gz",
+    "medquad_passages": "medquad/corpus_passages.jsonl.gz",
+    "liveqa": "liveqa-med-2017/test_questions_dev.jsonl",
+    "bioasq_questions": "bioasq/questions_dev.jsonl.gz",
+    "bioasq_snippets": "bioasq/snippets_corpus.jsonl.gz",
+    "pubmedqa_questions": "pubmedqa/questions_dev.jsonl",
+    "pubmedqa_contexts": "pubmedqa/contexts_corpus.jsonl",
+    "medicationqa": "medicationqa/medicationqa_dev.jsonl",
+}
+DATA_DIR_ENV = "MEDCITE_EVAL_DATA_DIR"
+
+
+class DatasetError(ValueError):
+    """An evaluation file is missing, unreadable or has a record of the wrong schema."""
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+
+
+class MedQuADQuery(_Record):
+    query_id: str
+    question: str
+    qtype: str = ""
+    focus: str = ""
+    relevant_passage_ids: list[str] = Field(min_length=1)
+    relevant_doc_ids: list[str] = Field(default_factory=list)
+
+
+class MedQuADPassage(_Record):
+    passage_id: str
+    doc_id: str
+    source: str = ""
+    url: str = ""
+    focus: str = ""
+    text: str
+
+
+class LiveQAJudgment(_Record):
+    passage_id: str
+    grade: int
+    label: str = ""
+    text_in_corpus: bool = True
+
+
+class LiveQAReference(_Record):
+    aid: str = ""
+    answer: str
+    url: str | None = ""
+
+
+class LiveQAQuestion(_Record):
+    qid: str
+    subject: str | None = ""
+    message: str
+    nist_paraphrase: str | None = ""
+    nlm_summary: str | None = ""
+    reference_answers: list[LiveQAReference] = Field(default_factory=list)
+    medquad_judgments: list[LiveQAJudgment] = Field(default_factory=list)
+
+
+class BioASQQuestion(_Record):
+    id: str
+    type: str = ""
+    body: str
+    ideal_answer: list[str] = Field(default_factory=list)
+    documents_pmids: list[str] = Field(default_factory=list)
+    snippet_ids: list[str] = Field(default_factory=list)
+
+
+class BioASQSnippet(_Record):
+    snippet_id: str
+    pmid: str
+    section: str = ""
+    text: str
+
+
+class PubMedQAQuestion(_Record):
+    pubid: str
+    question: str
+    final_decision: str = ""
+    long_answer: str = ""
+
+
+class PubMedQAContext(_Record):
+    pubid: str
+    contexts: list[str]
+    labels: list[str] = Field(default_factory=list)
+    year: str | None = None
+
+
+class MedicationQAItem(_Record):
+    id: str
+    question: str
+    focus: str = ""
+    qtype: str = ""
+    answer: str
+    url: str | None = ""
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def default_data_dir() -> Path:
+    """``$MEDCITE_EVAL_DATA_DIR`` or ``<repo>/../shared/data``."""
+    env = os.environ.get(DATA_DIR_ENV)
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def data_file(data_dir: Path, key: str) -> Path:
+    """The default file ``key`` (see :data:`DEFAULT_FILES`) under ``data_dir``."""
+    return Path(data_dir) / DEFAULT_FILES[key]
+
+
+def iter_json_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) for every non-blank line of a JSONL file, gzip or plain."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"{path}: no such file")
+    with path.open("rb") as probe:
+        gz = probe.read(2) == b"\x1f\x8b"
+    try:
+        fh = gzip.open(path, "rb") if gz else path.open("rb")
+        with fh:
+            for number, raw in enumerate(fh, start=1):
+                if not raw.strip():
+                    continue
+                try:
+                    record = json.loads(raw)
+                except ValueError as exc:
+                    raise DatasetError(f"{path} line {number}: invalid JSON ({exc})") from None
+                if not isinstance(record, dict):
+                    raise DatasetError(f"{path} line {number}: expected a JSON object, got {type(record).__name__}")
+                yield number, record
+    except (OSError, EOFError) as exc:
+        raise DatasetError(f"{path}: cannot read ({exc})") from None
+
+
+def load_records(path: Path, model: type[M], what: str) -> list[M]:
+    """Every record of ``path`` validated as ``model``; ``what`` names the schema in error messages."""
+    out: list[M] = []
+    for number, record in iter_json_lines(path):
+        try:
+            out.append(model.model_validate(record))
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(p) for p in err["loc"]) or "record"
+            raise DatasetError(f"{path} line {number}: not a {what} record ({where}: {err['msg']})") from None
+    if not out:
+        raise DatasetError(f"{path}: no {what} records")
+    return out
+
+
+def load_medquad_queries(path: Path) -> list[MedQuADQuery]:
+    return load_records(path, MedQuADQuery, "MedQuAD question")
+
+
+def load_medquad_passages(path: Path) -> list[MedQuADPassage]:
+    return load_records(path, MedQuADPassage, "MedQuAD passage")
+
+
+def load_liveqa(path: Path) -> list[LiveQAQuestion]:
+    return load_records(path, LiveQAQuestion, "LiveQA question")
+
+
+def load_bioasq_questions(path: Path) -> list[BioASQQuestion]:
+    return load_records(path, BioASQQuestion, "BioASQ question")
+
+
+def load_bioasq_snippets(path: Path) -> list[BioASQSnippet]:
+    return load_records(path, BioASQSnippet, "BioASQ snippet")
+
+
+def load_pubmedqa_questions(path: Path) -> list[PubMedQAQuestion]:
+    return load_records(path, PubMedQAQuestion, "PubMedQA question")
+
+
+def load_pubmedqa_contexts(path: Path) -> list[PubMedQAContext]:
+    return load_records(path, PubMedQAContext, "PubMedQA context")
+
+
+def load_medicationqa(path: Path) -> list[MedicationQAItem]:
+    return load_records(path, MedicationQAItem, "MedicationQA")
+
+
+#: Field that identifies each question schema in :func:`sniff_schema`.
+_SIGNATURES = (
+    ("medquad", "relevant_passage_ids"),
+    ("liveqa", "medquad_judgments"),
+    ("bioasq", "snippet_ids"),
+    ("pubmedqa", "final_decision"),
+    ("medicationqa", "answer"),
+)
+
+
+def sniff_schema(path: Path) -> str:
+    """Which question set a file follows, judged by its first record.
+
+    Returns ``medquad``, ``liveqa``, ``bioasq``, ``pubmedqa`` or ``medicationqa``.
+    """
+    for _, record in iter_json_lines(path):
+        for name, key in _SIGNATURES:
+            if key in record:
+                return name
+        raise DatasetError(
+            f"{path}: unknown question schema (first record has fields {sorted(record)[:8]}); expected one of "
+            + ", ".join(f"{n} (with '{k}')" for n, k in _SIGNATURES)
+        )
+    raise DatasetError(f"{path}: empty file")

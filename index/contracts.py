@@ -1,0 +1,51 @@
+"""Contract constants shared by code and tests: one place, imported everywhere.
+
+>>> format_citations([2, 1, 2])
+'[1][2]'
+>>> [int(n) for n in CITATION_RE.findall("Wilms tumour is treated with surgery [1][3].")]
+[1, 3]
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Iterable
+
+#: Version of the on-disk index layout; bump on any incompatible change.
+INDEX_FORMAT_VERSION = 1
+
+#: A citation in rendered text is a bracketed reference number: ``[n]``.
+CITATION_RE = re.compile(r"\[(\d+)\]")
+
+DISCLAIMER_CLINICIAN = (
+    "This information is intended for healthcare professionals. Any medical decision-making should rely on "
+    "clinical judgment and independently verified information. The content is extracted from the indexed "
+    "guidelines and patient-information sources; verify it against the primary literature and current local "
+    "guidance before acting on it."
+)
+DISCLAIMER_PATIENT = (
+    "This information is for general education and is not medical advice. It does not replace a consultation "
+    "with a doctor, nurse or pharmacist who knows your situation. If you are worried about your health, contact "
+    "a healthcare professional; in an emergency, call your local emergency number."
+)
+DISCLAIMERS = {"clinician": DISCLAIMER_CLINICIAN, "patient": DISCLAIMER_PATIENT}
+
+#: Bottom line of an abstention; the reason and nearest covered topics follow it.
+ABSTENTION_TEXT = (
+    "The indexed guidelines do not cover this question well enough to answer it; nothing is stated without a "
+    "supporting passage."
+)
+ABSTENTION_COVERED_PREFIX = "The indexed sources do cover related topics:"
+
+EMERGENCY_NOTICE = (
+    "This may be a medical emergency. Call your local emergency number (911 in the US) or go to the nearest "
+    "emergency department now; do not wait for an online answer."
+)
+
+#: Embedding text layout (MedRAG style) so that short sections stay findable.
+EMBED_SEPARATOR = " -- "
+
+
+def format_citations(numbers: Iterable[int]) -> str:
+    """Render reference numbers as ``[1][2]``: sorted, de-duplicated."""
+    return "".join(f"[{n}]" for n in sorted(set(numbers)))

