@@ -21,11 +21,13 @@ from index.settings import AnswerSettings
 _BULLET = re.compile(r"^\s*(?:[-•*·▪◦]|\d{1,2}[.)])\s+")
 _SPACE = re.compile(r"\s+")
 _BOILERPLATE = re.compile(
-    r"^(?:key points|see the following|this summary is about|check with your doctor if you have any|"
+    r"^(?:key points|see (?:the )?|this (?:pdq )?summary|it may not mention|check with your doctor if you have any|"
     r"for more information|these resources|the following (?:pdq|organizations)|click here|visit |"
-    r"see the [^.]{0,60} section|read more|related (?:pdq|topics)|to learn more)",
+    r"read more|related (?:pdq|topics)|to learn more|information about (?:ongoing )?clinical trials|"
+    r"use our clinical trial search)",
     re.I,
 )
+_TENTATIVE = re.compile(r"\b(?:being (?:studied|tested)|clinical trials?|may be (?:studied|tested)|research(?:ers)? (?:is|are))\b", re.I)
 _ANAPHORA = re.compile(r"^(?:this|these|that|those|it|its|they|their|such|other|another|both|either|also)\b", re.I)
 # Weights of the relevance signals (dense similarity dominates; lexical coverage and retrieval rank break ties).
 W_DENSE, W_LEX, W_RANK, W_FACET = 0.60, 0.30, 0.08, 0.06
@@ -53,6 +55,7 @@ class _Unit:
     dense: float
     lexical: float
     facet: str | None
+    position: int = 0  # sentence index within its chunk
     score: float = 0.0
     support: list[Candidate] = field(default_factory=list)
 
@@ -86,10 +89,10 @@ def trim(text: str, limit: int) -> str:
     return text[: max(cut, 1)].rstrip(" ,;:") + "…"
 
 
-def _units(cands: list[Candidate], max_chars: int) -> list[tuple[str, np.ndarray, Candidate]]:
+def _units(cands: list[Candidate], max_chars: int) -> list[tuple[str, np.ndarray, Candidate, int]]:
     """Sentences of the candidates (merging a 'following:' lead-in with its list), de-duplicated by span."""
     seen: set[tuple[str, int]] = set()
-    out: list[tuple[str, np.ndarray, Candidate]] = []
+    out: list[tuple[str, np.ndarray, Candidate, int]] = []
     for cand in cands:
         sents, base = cand.chunk.sentences, cand.chunk.start
         i = 0
@@ -105,7 +108,8 @@ def _units(cands: list[Candidate], max_chars: int) -> list[tuple[str, np.ndarray
                 seen.add(key)
                 raw = cand.chunk.text[sents[i].start - base : sents[j].end - base]
                 vec = cand.sentence_vectors[i : j + 1].mean(axis=0)
-                out.append((normalise_statement(raw), vec / (np.linalg.norm(vec) or 1.0), cand))
+                position = i if cand.chunk.ordinal == 0 else i + 1
+                out.append((normalise_statement(raw), vec / (np.linalg.norm(vec) or 1.0), cand, position))
             i = j + 1
     return out
 
@@ -139,14 +143,14 @@ def assemble(
         return title_cache[title]
 
     units: list[_Unit] = []
-    for text, vec, cand in _units(candidates, settings.max_sentence_chars * 2):
+    for text, vec, cand, position in _units(candidates, settings.max_sentence_chars * 2):
         if not _usable(text):
             continue
         toks = set(tokenize(text))
         with_title = toks | title_terms(cand.meta.title)
         lexical = 0.5 * (sum(w for t, w in query_weights.items() if t in toks)
                          + sum(w for t, w in query_weights.items() if t in with_title)) / total_weight
-        unit = _Unit(text, vec, cand, float(vec @ qvec), lexical, sentence_facet(text))
+        unit = _Unit(text, vec, cand, float(vec @ qvec), lexical, sentence_facet(text), position)
         unit.score = (
             W_DENSE * unit.dense + W_LEX * lexical + W_RANK / np.sqrt(cand.rank)
             + (W_FACET if q_facet and unit.facet == q_facet else 0.0)
@@ -211,8 +215,10 @@ def _pick_bottom_line(chosen: list[_Unit], q_facet: str | None) -> tuple[_Unit, 
         words = len(u.text.split())
         fit = 0.0 if 6 <= words <= 45 else -0.05
         anaphoric = 0.05 if _ANAPHORA.match(u.text) else 0.0  # "These and other signs..." needs its context
-        return (u.score + fit + (0.03 if q_facet and u.facet == q_facet else 0.0)
-                - (0.04 if u.text.endswith(":") else 0.0) - anaphoric)
+        tentative = 0.15 if _TENTATIVE.search(u.text) else 0.0  # "X is being studied" is no bottom line
+        lead = 0.02 if u.position == 0 else 0.0  # a passage's opening sentence tends to summarise it
+        return (u.score + fit + lead + (0.03 if q_facet and u.facet == q_facet else 0.0)
+                - (0.04 if u.text.endswith(":") else 0.0) - anaphoric - tentative)
     pool = chosen[: min(4, len(chosen))]
     bottom = max(pool, key=key)
     return bottom, [u for u in chosen if u is not bottom]

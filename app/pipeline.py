@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -39,27 +39,33 @@ STRONG_EVIDENCE = 0.62
 
 
 def query_weights(bm25: BM25Index, query: str) -> dict[str, float]:
-    """IDF of each query term in the index; terms the index has never seen get the maximum IDF."""
+    """IDF of each query term the index knows (unknown terms cannot be matched; see ``unknown_names``)."""
     model = bm25.model
     vocab, n = model.vocab_dict, max(len(bm25), 1)
     indptr = model.scores["indptr"]
     weights: dict[str, float] = {}
     for term in tokenize(query):
         tid = vocab.get(term)
-        df = 0 if tid is None else int(indptr[tid + 1] - indptr[tid])
-        weights[term] = math.log(1 + (n - df + 0.5) / (df + 0.5))
+        if tid is not None:
+            df = int(indptr[tid + 1] - indptr[tid])
+            weights[term] = math.log(1 + (n - df + 0.5) / (df + 0.5))
     return weights
 
 
-def unknown_terms(bm25: BM25Index, query: str) -> list[str]:
-    """Alphabetic query words (5+ letters) that occur nowhere in the index: names the corpus cannot cover."""
+def unknown_names(bm25: BM25Index, query: str, count_pieces: Callable[[str], int]) -> list[str]:
+    """Name-like query words the index never mentions (e.g. a made-up or unindexed drug).
+
+    A word counts when it has 5+ letters, none of its terms occurs in the index, and the embedding model's
+    word-piece vocabulary does not know it as one piece: common English words ("rocket") are single pieces and
+    are left to the similarity threshold; names ("zorblaxin") split into several.
+    """
     vocab = bm25.model.vocab_dict
     out = []
-    for word in dict.fromkeys(w for w in query.replace("-", " ").split()):
+    for word in dict.fromkeys(query.replace("-", " ").replace("/", " ").split()):
         clean = "".join(ch for ch in word if ch.isalpha())
         if len(clean) >= 5 and clean.isalpha():
             terms = tokenize(clean)
-            if terms and all(t not in vocab for t in terms):
+            if terms and all(t not in vocab for t in terms) and count_pieces(clean.lower()) > 1:
                 out.append(clean)
     return out
 
@@ -78,10 +84,10 @@ class AnswerPipeline:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_settings(cls, settings: Settings, bank_path: Path | None = None) -> "AnswerPipeline":
+    def from_settings(cls, settings: Settings) -> "AnswerPipeline":
         embedder = get_embedder(settings.embedding)
         index = open_index(settings.paths.index_dir, settings.index, expect_model=embedder.info)
-        bank_path = bank_path or settings.paths.corpus_dir / "questions" / "medquad_questions.jsonl.gz"
+        bank_path = settings.paths.question_bank
         bank = None
         if bank_path.is_file():
             bank = QuestionBank.load(bank_path, embedder, settings.paths.data_dir / "cache")
@@ -115,7 +121,7 @@ class AnswerPipeline:
         candidates = [self._candidate(h.row, rank) for rank, h in enumerate(hits, start=1)]
         weights = query_weights(self.index.bm25, resolved.text)
         built = assemble(resolved.text, qvec, weights, candidates, tokenize, self.settings.answer, prefer_types)
-        unknown = unknown_terms(self.index.bm25, request.question)
+        unknown = unknown_names(self.index.bm25, request.question, self.embedder.count_tokens)
         timings["assembly"] = _ms(t)
 
         reason = self._abstain_reason(built.evidence, built.coverage, unknown, bool(candidates))

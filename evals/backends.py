@@ -15,12 +15,9 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from app.schemas import MAX_QUESTION_CHARS, Answer
+from evals.errors import EvalError
 
 RETRIEVER_PROBE = "blood pressure"
-
-
-class EvalError(RuntimeError):
-    """A problem the harness reports to the user as one clear message."""
 
 
 class RetrieverUnavailable(EvalError):

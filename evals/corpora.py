@@ -21,10 +21,12 @@ from typing import Any, Iterable
 from pydantic import BaseModel, Field
 
 from evals import datasets as ds
+from evals.errors import EvalError
 from index.settings import Settings
 
 PUBMED_URL = "https://pubmed.ncbi.nlm.nih.gov/{}/"
 CORPUS_FILE = "corpus.jsonl.gz"
+BUNDLED_MEDQUAD = "medquad/passages.jsonl.gz"
 INDEX_DIR = "index"
 
 
@@ -48,6 +50,8 @@ class EvalIndex(BaseModel):
     embedded_chunks: int = 0
     seconds: float = 0.0
     failures: list[str] = Field(default_factory=list)
+    seeded_from: dict[str, int] = Field(default_factory=dict,
+                                        description="Index root -> documents it seeded into a first build.")
 
 
 def medquad_record(p: ds.MedQuADPassage) -> dict[str, Any]:
@@ -85,21 +89,33 @@ def _compose(parts: Iterable[tuple[str, list[dict[str, Any]]]]) -> EvalCorpus:
     return EvalCorpus(records=records, page_of={r["id"]: r["parent_id"] for r in records}, sources=sources)
 
 
-def bioasq_corpus(data_dir: Path) -> EvalCorpus:
+def medquad_distractors(data_dir: Path, corpus_dir: Path | None) -> list[dict[str, Any]]:
+    """MedQuAD passages as medcite documents: the default corpus's records verbatim when available (so they
+    match the default index's documents exactly and can be seeded from it), else derived from the shared data."""
+    bundled = Path(corpus_dir) / BUNDLED_MEDQUAD if corpus_dir is not None else None
+    if bundled is not None and bundled.is_file():
+        return [record for _, record in ds.iter_json_lines(bundled)]
+    return [medquad_record(p) for p in ds.load_medquad_passages(ds.data_file(data_dir, "medquad_passages"))]
+
+
+def _snippets(data_dir: Path) -> list[dict[str, Any]]:
+    return [snippet_record(s) for s in ds.load_bioasq_snippets(ds.data_file(data_dir, "bioasq_snippets"))]
+
+
+def _abstracts(data_dir: Path) -> list[dict[str, Any]]:
+    return [pubmedqa_record(c) for c in ds.load_pubmedqa_contexts(ds.data_file(data_dir, "pubmedqa_contexts"))]
+
+
+def bioasq_corpus(data_dir: Path, corpus_dir: Path | None = None) -> EvalCorpus:
     """BioASQ gold snippets + MedQuAD passages + PubMedQA abstracts (distractors)."""
-    return _compose([
-        ("bioasq snippets", [snippet_record(s) for s in ds.load_bioasq_snippets(ds.data_file(data_dir, "bioasq_snippets"))]),
-        ("medquad passages", [medquad_record(p) for p in ds.load_medquad_passages(ds.data_file(data_dir, "medquad_passages"))]),
-        ("pubmedqa abstracts", [pubmedqa_record(c) for c in ds.load_pubmedqa_contexts(ds.data_file(data_dir, "pubmedqa_contexts"))]),
-    ])
+    return _compose([("bioasq snippets", _snippets(data_dir)),
+                     ("medquad passages", medquad_distractors(data_dir, corpus_dir)),
+                     ("pubmedqa abstracts", _abstracts(data_dir))])
 
 
-def pubmedqa_corpus(data_dir: Path) -> EvalCorpus:
+def pubmedqa_corpus(data_dir: Path, corpus_dir: Path | None = None) -> EvalCorpus:
     """PubMedQA abstracts + BioASQ gold snippets (PubMed text of other articles) as distractors."""
-    return _compose([
-        ("pubmedqa abstracts", [pubmedqa_record(c) for c in ds.load_pubmedqa_contexts(ds.data_file(data_dir, "pubmedqa_contexts"))]),
-        ("bioasq snippets", [snippet_record(s) for s in ds.load_bioasq_snippets(ds.data_file(data_dir, "bioasq_snippets"))]),
-    ])
+    return _compose([("pubmedqa abstracts", _abstracts(data_dir)), ("bioasq snippets", _snippets(data_dir))])
 
 
 def corpus_bytes(records: Iterable[dict[str, Any]]) -> bytes:
@@ -123,9 +139,10 @@ def write_if_changed(path: Path, data: bytes) -> bool:
 
 
 def ensure_eval_index(corpus: EvalCorpus, eval_dir: Path, settings: Settings, *, index_dir: Path | None = None,
-                      build: bool = True, progress: bool = True) -> EvalIndex:
+                      build: bool = True, progress: bool = True, seed_from: Iterable[Path] = ()) -> EvalIndex:
     """Write ``eval_dir/corpus.jsonl.gz`` and ingest it into ``index_dir`` (default ``eval_dir/index``).
 
+    A first build is seeded with the documents the ``seed_from`` indexes share with it (see :mod:`evals.seed`).
     With ``build=False`` only the corpus file is written (e.g. when scoring a remote endpoint).
     """
     corpus_path = Path(eval_dir) / CORPUS_FILE
@@ -133,12 +150,15 @@ def ensure_eval_index(corpus: EvalCorpus, eval_dir: Path, settings: Settings, *,
     target = Path(index_dir) if index_dir is not None else Path(eval_dir) / INDEX_DIR
     if not build:
         return EvalIndex(corpus_path=corpus_path, index_dir=target, corpus_rewritten=rewritten, index_written=False)
+    from evals.seed import seed_index
     from ingest.pipeline import ingest
 
+    seeded = seed_index(target, corpus.ids, seed_from, settings, str(corpus_path))
     report = ingest([corpus_path], settings, index_dir=target, progress=progress)
     if not report.ok:
         first = report.failures[0]
-        raise RuntimeError(f"ingesting the eval corpus {corpus_path} failed: {first.path}: {first.reason}")
+        raise EvalError(f"ingesting the eval corpus {corpus_path} failed: {first.path}: {first.reason}")
     return EvalIndex(corpus_path=corpus_path, index_dir=target, corpus_rewritten=rewritten,
-                     index_written=report.written, embedded_chunks=report.embedded_chunks, seconds=report.seconds,
-                     failures=[f"{f.path}: {f.reason}" for f in report.failures])
+                     index_written=report.written or bool(seeded), embedded_chunks=report.embedded_chunks,
+                     seconds=report.seconds, failures=[f"{f.path}: {f.reason}" for f in report.failures],
+                     seeded_from=seeded)

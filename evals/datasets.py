@@ -14,9 +14,9 @@ import gzip
 import json
 import os
 from pathlib import Path
-from typing import Any, Iterator, TypeVar
+from typing import Annotated, Any, Iterator, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 #: Files of each set, relative to the data directory.
 DEFAULT_FILES: dict[str, str] = {
@@ -32,6 +32,10 @@ DEFAULT_FILES: dict[str, str] = {
 DATA_DIR_ENV = "MEDCITE_EVAL_DATA_DIR"
 
 
+#: An optional text field: JSON null reads as "".
+OptStr = Annotated[str, BeforeValidator(lambda v: "" if v is None else v)]
+
+
 class DatasetError(ValueError):
     """An evaluation file is missing, unreadable or has a record of the wrong schema."""
 
@@ -43,8 +47,8 @@ class _Record(BaseModel):
 class MedQuADQuery(_Record):
     query_id: str
     question: str
-    qtype: str = ""
-    focus: str = ""
+    qtype: OptStr = ""
+    focus: OptStr = ""
     relevant_passage_ids: list[str] = Field(min_length=1)
     relevant_doc_ids: list[str] = Field(default_factory=list)
 
@@ -52,38 +56,38 @@ class MedQuADQuery(_Record):
 class MedQuADPassage(_Record):
     passage_id: str
     doc_id: str
-    source: str = ""
-    url: str = ""
-    focus: str = ""
+    source: OptStr = ""
+    url: OptStr = ""
+    focus: OptStr = ""
     text: str
 
 
 class LiveQAJudgment(_Record):
     passage_id: str
     grade: int
-    label: str = ""
+    label: OptStr = ""
     text_in_corpus: bool = True
 
 
 class LiveQAReference(_Record):
-    aid: str = ""
+    aid: OptStr = ""
     answer: str
-    url: str | None = ""
+    url: OptStr = ""
 
 
 class LiveQAQuestion(_Record):
     qid: str
-    subject: str | None = ""
+    subject: OptStr = ""
     message: str
-    nist_paraphrase: str | None = ""
-    nlm_summary: str | None = ""
+    nist_paraphrase: OptStr = ""
+    nlm_summary: OptStr = ""
     reference_answers: list[LiveQAReference] = Field(default_factory=list)
     medquad_judgments: list[LiveQAJudgment] = Field(default_factory=list)
 
 
 class BioASQQuestion(_Record):
     id: str
-    type: str = ""
+    type: OptStr = ""
     body: str
     ideal_answer: list[str] = Field(default_factory=list)
     documents_pmids: list[str] = Field(default_factory=list)
@@ -93,31 +97,31 @@ class BioASQQuestion(_Record):
 class BioASQSnippet(_Record):
     snippet_id: str
     pmid: str
-    section: str = ""
+    section: OptStr = ""
     text: str
 
 
 class PubMedQAQuestion(_Record):
     pubid: str
     question: str
-    final_decision: str = ""
-    long_answer: str = ""
+    final_decision: OptStr = ""
+    long_answer: OptStr = ""
 
 
 class PubMedQAContext(_Record):
     pubid: str
     contexts: list[str]
     labels: list[str] = Field(default_factory=list)
-    year: str | None = None
+    year: OptStr = ""
 
 
 class MedicationQAItem(_Record):
     id: str
     question: str
-    focus: str = ""
-    qtype: str = ""
+    focus: OptStr = ""
+    qtype: OptStr = ""
     answer: str
-    url: str | None = ""
+    url: OptStr = ""
 
 
 M = TypeVar("M", bound=BaseModel)

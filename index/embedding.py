@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 from pydantic import BaseModel
 
+from index.onnx_backend import OnnxEncoder
 from index.settings import EmbeddingSettings
 
 if TYPE_CHECKING:
@@ -128,6 +129,7 @@ class Embedder:
         self.model_path = resolve_model_path(settings)
         self._lock = threading.Lock()
         self._model: SentenceTransformer | None = None
+        self._onnx: OnnxEncoder | None = None
 
     def __repr__(self) -> str:
         return f"Embedder({self.model_path}, device={self.settings.device!r}, loaded={self._model is not None})"
@@ -140,11 +142,16 @@ class Embedder:
         except ModelNotFoundError:
             is_default = False
         bert_config = _read_json(self.model_path / "sentence_bert_config.json")
+        name = DEFAULT_MODEL_NAME if is_default else self.model_path.name
+        fingerprint = model_fingerprint(self.model_path)
+        if self.settings.backend == "onnx-int8":  # quantized vectors differ: a different model for the index
+            name += "+onnx-int8"
+            fingerprint = hashlib.sha256(f"{fingerprint}:int8".encode()).hexdigest()[:16]
         return ModelInfo(
-            name=DEFAULT_MODEL_NAME if is_default else self.model_path.name,
+            name=name,
             dimension=_read_dimension(self.model_path),
             max_seq_length=int(bert_config.get("max_seq_length", 512)),
-            fingerprint=model_fingerprint(self.model_path),
+            fingerprint=fingerprint,
         )
 
     @cached_property
@@ -179,6 +186,10 @@ class Embedder:
             raise TypeError("encode() takes a sequence of texts; use encode_query() for a single string")
         if len(texts) == 0:
             return np.zeros((0, self.info.dimension), dtype=np.float32)
+        if self.settings.backend != "torch":
+            vectors = self._onnx_encoder().encode(list(texts), batch_size or self.settings.batch_size, progress)
+            norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+            return np.ascontiguousarray(vectors / np.maximum(norms, 1e-12), dtype=np.float32)
         vectors = self._load().encode(
             list(texts),
             batch_size=batch_size or self.settings.batch_size,
@@ -195,6 +206,16 @@ class Embedder:
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return vectors / np.maximum(norms, 1e-12)
 
+    def _onnx_encoder(self) -> OnnxEncoder:
+        with self._lock:
+            if self._onnx is None:
+                self._onnx = OnnxEncoder(
+                    self.model_path, self.settings.onnx_cache_dir, quantized=self.settings.backend == "onnx-int8",
+                    fingerprint=model_fingerprint(self.model_path), max_seq_length=self.info.max_seq_length,
+                    threads=self.settings.torch_threads,
+                )
+        return self._onnx
+
     def encode_query(self, text: str) -> np.ndarray:
         """Encode one text into a ``(dim,)`` unit vector."""
         return self.encode([text])[0]
@@ -202,16 +223,13 @@ class Embedder:
 
 def get_embedder(settings: EmbeddingSettings) -> Embedder:
     """The process-wide embedder for these settings; the model itself loads once per (directory, device)."""
-    return _shared_embedder(
-        resolve_model_path(settings), settings.device, settings.batch_size, settings.torch_threads
-    )
+    resolved = settings.model_copy(update={"model_path": resolve_model_path(settings)})
+    return _shared_embedder(resolved.model_dump_json())
 
 
 @lru_cache(maxsize=8)
-def _shared_embedder(model_path: Path, device: str, batch_size: int, torch_threads: int | None) -> Embedder:
-    return Embedder(
-        EmbeddingSettings(model_path=model_path, device=device, batch_size=batch_size, torch_threads=torch_threads)
-    )
+def _shared_embedder(settings_json: str) -> Embedder:
+    return Embedder(EmbeddingSettings.model_validate_json(settings_json))
 
 
 @lru_cache(maxsize=4)

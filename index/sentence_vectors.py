@@ -41,6 +41,23 @@ def encode_unique(texts: list[str], encode) -> np.ndarray:
     return vecs[np.asarray(order, dtype=np.int64)] if texts else vecs
 
 
+def mean_by_chunk(sentence_vectors: np.ndarray, offsets: np.ndarray, dim: int) -> np.ndarray:
+    """Chunk vectors as the L2-normalised mean of their sentence vectors.
+
+    >>> v = np.array([[1, 0], [0, 1], [1, 0]], dtype=np.float32)
+    >>> mean_by_chunk(v, np.array([0, 2, 3]), 2).round(3).tolist()
+    [[0.707, 0.707], [1.0, 0.0]]
+    """
+    n = len(offsets) - 1
+    if n == 0:
+        return np.zeros((0, dim), dtype=np.float32)
+    owner = np.repeat(np.arange(n), np.diff(offsets))
+    sums = np.zeros((n, dim), dtype=np.float64)
+    np.add.at(sums, owner, sentence_vectors.astype(np.float64))
+    norms = np.linalg.norm(sums, axis=1, keepdims=True)
+    return (sums / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
 class SentenceVectors:
     """Sentence embedding matrix plus chunk offsets."""
 

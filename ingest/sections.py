@@ -54,7 +54,7 @@ _REJECT_START = re.compile(  # captions, notes, page labels, people, bullets
 )
 _REJECT_ANY = re.compile(r"\.\.\.|\u2026|\. |;|http|www\.|@|\[|\]|\u00a9|_{2,}| {2,}\S+ {2,}")
 _PAGE_NUMBER = re.compile(r"(?i:page\s*)?\d{1,4}(?:\s*(?:of|/)\s*\d{1,4})?|[ivxlc]{1,6}")
-_URL = re.compile(r"https?://|www\.")
+_URL = re.compile(r"https?://|www\.|@")
 _LIST_START = re.compile(r"[-\u2022\u25aa\u25cf*\u2013]|\(?\d{1,2}[.)]\s")
 _WORD = re.compile(r"[^\W\d_][\w'\u2019-]*")
 
@@ -130,7 +130,7 @@ def detect_pdf_headings(doc: Document) -> Document:
         nxt = lines[j + 1] if j + 1 < len(lines) else None
         ok = nxt is not None and _opens_body(nxt.text, forms[j + 1], form[1])
         ok = ok and not (form[0] == "title" and len(title.split()) >= 3 and _continues_name(title, nxt.text))
-        ok = ok and not (_acronym_entry(title) and any(_acronym_entry(x.text) for x in (prev, nxt) if x))
+        ok = ok and not (_acronym_entry(title, True) and any(_acronym_entry(x.text) for x in (prev, nxt) if x))
         ok = ok and _last_word(title) not in _CONTINUATION_WORDS
         ok = ok and per_page[(lines[i].page, _letters_key(lines[i].text))] == 1
         ok = ok and not (form[0] == "title" and len(lines[j].text) >= wide)  # a full-width line runs on
@@ -152,11 +152,8 @@ def page_furniture(doc: Document) -> list[tuple[int, int]]:
         return []
     lines = _lines(doc)
     running = _running_keys(lines, len(doc.pages))
-    by_page: dict[int, list[_Line]] = {}
-    for line in lines:
-        by_page.setdefault(line.page, []).append(line)
     spans: list[tuple[int, int]] = []
-    for page_lines in by_page.values():
+    for page_lines in _by_page(lines).values():
         for k, line in enumerate(page_lines):
             edge = k < _EDGE_LINES or k >= len(page_lines) - _EDGE_LINES
             if _letters_key(line.text) in running or (edge and _PAGE_NUMBER.fullmatch(line.text)):
@@ -184,6 +181,13 @@ def _lines(doc: Document) -> list[_Line]:
     return out
 
 
+def _by_page(lines: list[_Line]) -> dict[int, list[_Line]]:
+    by_page: dict[int, list[_Line]] = {}
+    for line in lines:
+        by_page.setdefault(line.page, []).append(line)
+    return by_page
+
+
 def _letters_key(line: str) -> str:
     return "".join(c for c in line.lower() if c.isalpha())
 
@@ -191,14 +195,12 @@ def _letters_key(line: str) -> str:
 def _running_keys(lines: list[_Line], n_pages: int) -> set[str]:
     """Letter-only keys of running headers and footers.
 
-    A key is running when it occurs on many pages, or among the first or last lines of at least three pages.
+    A key is running when it occurs on many pages, or among the first or last lines of three consecutive pages
+    (a chapter's running title); a heading that merely happens to open several pages is not running.
     """
     pages_of: dict[str, set[int]] = {}
     edge_pages_of: dict[str, set[int]] = {}
-    by_page: dict[int, list[_Line]] = {}
-    for line in lines:
-        by_page.setdefault(line.page, []).append(line)
-    for page, page_lines in by_page.items():
+    for page, page_lines in _by_page(lines).items():
         for k, line in enumerate(page_lines):
             key = _letters_key(line.text)
             if not key:
@@ -208,7 +210,8 @@ def _running_keys(lines: list[_Line], n_pages: int) -> set[str]:
                 edge_pages_of.setdefault(key, set()).add(page)
     threshold = max(3, _RUNNING_SHARE * n_pages)
     running = {key for key, pages in pages_of.items() if len(pages) >= threshold}
-    return running | {key for key, pages in edge_pages_of.items() if len(pages) >= 3}
+    consecutive = {key for key, pages in edge_pages_of.items() if sum(p + 1 in pages for p in pages) >= 2}
+    return running | consecutive
 
 
 def _last_word(line: str) -> str:
@@ -300,14 +303,14 @@ def _wraps_into(cur: _Line, nxt: _Line, title: str, wide: float) -> bool:
 def _opens_body(text: str, form: tuple[str, int] | None, level: int) -> bool:
     """Whether a line can start the body under a heading of ``level``: running text, not a sibling heading.
 
-    Lines of names, addresses and references (no lower-case word, or a URL) do not open a body.
+    Lines of names, addresses and references (no lower-case word, a URL or an e-mail address) do not open a body.
     """
     if text[0].islower() or (form is not None and form[1] <= level) or _URL.search(text, 0, 40):
         return False  # a continuation, a heading of the same rank (the candidate heads nothing), a reference
     if _LIST_START.match(text) or text[-1] in ".!?:" or form is not None:
         return True  # a sentence, a list or a sub-heading
     words = _WORD.findall(text)
-    return len(words) >= 3 and any(w[0].islower() and w not in _SMALL_WORDS for w in words)
+    return len(words) >= 8 or (len(words) >= 3 and any(w[0].islower() and w not in _SMALL_WORDS for w in words))
 
 
 def _continues_name(title: str, text: str) -> bool:
@@ -322,7 +325,9 @@ def _continues_name(title: str, text: str) -> bool:
     return all(w[0].isupper() and w.lower() not in _SMALL_WORDS for w in first)
 
 
-def _acronym_entry(text: str) -> bool:
-    """An abbreviation-list entry such as "IHR International Health Regulations"."""
+def _acronym_entry(text: str, spelled_out: bool = False) -> bool:
+    """An abbreviation-list entry such as "IHR International Health Regulations" (or "ICU intensive care")."""
     head, _, rest = text.partition(" ")
-    return len(head) >= 2 and head.isalpha() and head.isupper() and bool(rest) and not _is_caps(rest)
+    if not (len(head) >= 2 and head.isalpha() and head.isupper() and rest and not _is_caps(rest)):
+        return False
+    return not spelled_out or rest[0] == head[0]  # the expansion starts like the acronym

@@ -1,0 +1,66 @@
+"""A small real index shared by the answer tests: the Wilms tumour / neuroblastoma MedQuAD passages, distractors
+(other MedQuAD passages) and the CDC TB fact sheet, embedded with the real model (about 20 s once per session)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from index.settings import Settings
+
+REPO = Path(__file__).resolve().parents[2]
+PASSAGES = REPO / "corpus" / "medquad" / "passages.jsonl.gz"
+TB_PDF = REPO / "corpus" / "pdf" / "cdc-what-you-need-to-know-about-tb.pdf"
+TOPICS = ("wilms", "neuroblastoma")
+DISTRACTOR_TOPICS = ("asthma", "diabetes", "leukemia", "hypertension", "kidney", "migraine", "tuberculosis")
+
+
+def _select(records: list[dict]) -> list[dict]:
+    wanted = [r for r in records if any(t in r["title"].lower() for t in TOPICS) and len(r["text"]) < 9000]
+    picked: list[dict] = []
+    for topic in DISTRACTOR_TOPICS:
+        picked += [r for r in records if topic in r["title"].lower() and len(r["text"]) < 4000][:12]
+    unique = {r["id"]: r for r in wanted + picked}
+    return list(unique.values())
+
+
+@pytest.fixture(scope="session")
+def small_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("small-corpus")
+    with gzip.open(PASSAGES, "rt", encoding="utf-8") as fh:
+        records = [json.loads(line) for line in fh]
+    with (root / "passages.jsonl").open("w", encoding="utf-8") as out:
+        for rec in _select(records):
+            out.write(json.dumps(rec) + "\n")
+    shutil.copy(TB_PDF, root / TB_PDF.name)
+    bank = root.parent / f"{root.name}-bank.jsonl"
+    with gzip.open(REPO / "corpus" / "questions" / "medquad_questions.jsonl.gz", "rt", encoding="utf-8") as fh:
+        questions = [json.loads(line) for line in fh]
+    keep = [q for q in questions if any(t in q["focus"].lower() for t in TOPICS + DISTRACTOR_TOPICS)][:150]
+    bank.write_text("".join(json.dumps(q) + "\n" for q in keep), encoding="utf-8")
+    return root
+
+
+@pytest.fixture(scope="session")
+def small_settings(tmp_path_factory: pytest.TempPathFactory, small_corpus: Path) -> Settings:
+    from ingest.pipeline import ingest
+
+    data = tmp_path_factory.mktemp("small-var")
+    settings = Settings()
+    settings.paths.data_dir = data
+    settings.paths.index_dir = data / "index"
+    settings.paths.question_bank = small_corpus.parent / f"{small_corpus.name}-bank.jsonl"
+    report = ingest([small_corpus], settings, progress=False)
+    assert report.written and not report.failures, report
+    return settings
+
+
+@pytest.fixture(scope="session")
+def pipeline(small_settings: Settings):
+    from app.pipeline import AnswerPipeline
+
+    return AnswerPipeline.from_settings(small_settings)
