@@ -20,7 +20,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 cli = typer.Typer(add_completion=False, no_args_is_help=True, help="medcite: cited answers from medical guidelines.")
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 
 
 def _settings(index: Optional[Path]):
@@ -53,10 +53,10 @@ def ingest(
     try:
         report = run_ingest(existing, settings, rebuild=rebuild, progress=not quiet)
     except NothingToIngestError as exc:
+        _print_failures(exc.failures)
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1)
-    for failure in report.failures:
-        console.print(f"[yellow]skipped[/yellow] {failure.reason if failure.reason.startswith(failure.path) else failure.path + ': ' + failure.reason}")
+    _print_failures(report.failures)
     table = Table(title=f"medcite ingest -> {report.index_dir}", show_header=False)
     rows = [
         ("files", report.files), ("documents", report.documents), ("pages", report.pages), ("chunks", report.chunks),
@@ -71,6 +71,12 @@ def ingest(
     Console().print(table)
     if not report.ok:
         raise typer.Exit(1)
+
+
+def _print_failures(failures) -> None:
+    for failure in failures:
+        line = failure.reason if failure.reason.startswith(failure.path) else f"{failure.path}: {failure.reason}"
+        console.print(f"[yellow]skipped[/yellow] {line}", markup=True, highlight=False)
 
 
 @cli.command()

@@ -71,6 +71,10 @@ class IngestReport(BaseModel):
 class NothingToIngestError(RuntimeError):
     """No input file produced a document and there is no earlier index content to keep."""
 
+    def __init__(self, message: str, failures: list[FileFailure] | None = None) -> None:
+        super().__init__(message)
+        self.failures = failures or []
+
 
 def _load_documents(paths: list[Path], report: IngestReport, progress: bool) -> list[Document]:
     inputs = collect_inputs(paths)
@@ -197,7 +201,8 @@ def ingest(paths: list[Path], settings: Settings, *, index_dir: Path | None = No
     chunks = [c for group in kept_chunks for c in group] + new_chunks
     if not chunks:
         raise NothingToIngestError("nothing to index: no input produced any text" +
-                                   (f" ({len(report.failures)} file(s) failed)" if report.failures else ""))
+                                   (f" ({len(report.failures)} file(s) failed)" if report.failures else ""),
+                                   report.failures)
     parts, sent_parts = [], []
     if kept_rows and old is not None:
         rows = np.concatenate(kept_rows)

@@ -173,3 +173,58 @@ def test_cli_rejects_bad_input_with_clear_messages(tmp_path: Path, data_dir: Pat
     result = runner.invoke(_cli(), ["eval", "liveqa", "--data", str(tmp_path / "nope.jsonl"), "--endpoint",
                                     "http://127.0.0.1:9"])
     assert result.exit_code == 1 and "error" in result.output
+
+
+def _remote(handler) -> "RemoteBackend":
+    import httpx
+
+    from evals.backends import RemoteBackend
+
+    client = httpx.Client(base_url="http://svc", transport=httpx.MockTransport(handler))
+    return RemoteBackend("http://svc", client=client, ready_timeout=0)
+
+
+def test_remote_backend_speaks_the_contract_and_reports_errors():
+    import httpx
+
+    from evals.backends import RetrieverUnavailable
+    from evals.errors import EvalError
+
+    seen = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/readyz":
+            return httpx.Response(200, json={"ready": True, "model": "m1"})
+        if request.method == "GET":
+            return httpx.Response(404)
+        body = json.loads(request.content)
+        seen.append((request.url.path, body))
+        if body.get("retriever") == "hybrid+rerank":
+            return httpx.Response(400, json={"detail": "needs a reranker"})
+        if body.get("query") == "boom":
+            return httpx.Response(500, text="internal error")
+        return httpx.Response(200, json={"passages": [{"doc_id": "a"}, {"doc_id": "a"}, {"doc_id": "b"}]})
+
+    backend = _remote(handler)
+    assert backend.describe()["model"] == {"name": "m1"}
+    assert backend.search("x" * 3000, 5, "bm25").doc_ids == ["a", "a", "b"]
+    assert seen[-1] == ("/v1/search", {"query": "x" * 2000, "top_k": 5, "retriever": "bm25"})  # clipped like the API
+    assert backend.unavailable("hybrid+rerank") == "hybrid+rerank: needs a reranker"
+    assert backend.unavailable("dense") is None
+    with pytest.raises(RetrieverUnavailable):
+        backend.search("q", 5, "hybrid+rerank")
+    with pytest.raises(EvalError, match="returned HTTP 500: internal error"):
+        backend.search("boom", 5, "bm25")
+    with pytest.raises(EvalError, match="response is not an Answer"):
+        backend.answer("q", "clinician")
+
+
+def test_remote_backend_not_ready_is_a_clear_error():
+    import httpx
+
+    from evals.errors import EvalError
+
+    with pytest.raises(EvalError, match="is not ready: HTTP 503 RuntimeError: index missing"):
+        _remote(lambda request: httpx.Response(503, json={"ready": False, "reason": "RuntimeError: index missing"}))
+    with pytest.raises(EvalError, match="is not ready: HTTP 503 loading"):  # still loading after the wait
+        _remote(lambda request: httpx.Response(503, json={"ready": False, "reason": "loading"}))
