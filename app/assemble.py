@@ -171,23 +171,19 @@ def assemble(
 
 
 def _mmr(units: list[_Unit], settings: AnswerSettings) -> list[_Unit]:
-    best = units[0].score
-    floor = max(0.55 * best, 0.0)
+    """Greedy maximal marginal relevance; near-duplicates of a chosen statement leave the pool."""
+    floor = max(0.55 * units[0].score, 0.0)
     lam = settings.mmr_lambda
     chosen: list[_Unit] = []
     pool = [u for u in units if u.score >= floor]
     while pool and len(chosen) < settings.max_statements + 1:
         if chosen:
             mat = np.stack([c.vector for c in chosen])
-            sims = [float(np.max(mat @ u.vector)) for u in pool]
+            pick = max(pool, key=lambda u: lam * u.score - (1 - lam) * float(np.max(mat @ u.vector)))
         else:
-            sims = [0.0] * len(pool)
-        scored = [(lam * u.score - (1 - lam) * s, u, s) for u, s in zip(pool, sims)]
-        _, pick, _ = max(scored, key=lambda t: t[0])
-        pool = [u for u, s in zip(pool, sims) if u is not pick and s < DUPLICATE_SIM]
-        if chosen:
-            pool = [u for u in pool if float(u.vector @ pick.vector) < DUPLICATE_SIM]
+            pick = pool[0]
         chosen.append(pick)
+        pool = [u for u in pool if u is not pick and float(u.vector @ pick.vector) < DUPLICATE_SIM]
     return chosen
 
 

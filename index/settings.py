@@ -104,6 +104,53 @@ class ServerSettings(_Section):
     max_turns: int = Field(20, ge=0, description="Most earlier turns accepted per request.")
 
 
+def _env_list(name: str) -> list[str]:
+    """Comma-separated values of environment variable ``name`` (empty entries dropped)."""
+    import os
+
+    return [v.strip() for v in os.environ.get(name, "").split(",") if v.strip()]
+
+
+def _env_flag(name: str) -> bool:
+    import os
+
+    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+class SecuritySettings(_Section):
+    admin_keys: list[str] = Field(
+        default_factory=lambda: _env_list("MEDCITE_ADMIN_KEYS"), repr=False,
+        description="API keys for the admin endpoints (upload, delete, reindex, jobs), sent as "
+        "'Authorization: Bearer KEY'; read from MEDCITE_ADMIN_KEYS (comma-separated). Empty = admin API disabled.",
+    )
+    query_keys: list[str] = Field(
+        default_factory=lambda: _env_list("MEDCITE_QUERY_KEYS"), repr=False,
+        description="API keys for the query endpoints (MEDCITE_QUERY_KEYS, comma-separated). Empty = query "
+        "endpoints are open (local use); admin keys are accepted too.",
+    )
+    rate_limit_per_minute: int = Field(
+        120, ge=0, description="Sustained requests per minute per client (API key, else IP) on /v1; 0 = no limit."
+    )
+    rate_limit_burst: int = Field(30, ge=1, description="Requests a client may send at once before the limit applies.")
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Origins allowed by CORS; empty = same-origin only (no CORS headers)."
+    )
+    max_upload_bytes: int = Field(50 * 1024 * 1024, ge=1, description="Largest accepted uploaded file.")
+    max_body_bytes: int = Field(1024 * 1024, ge=1024, description="Largest request body for every non-upload route.")
+    max_pdf_pages: int = Field(2000, ge=1, description="Uploaded PDFs with more pages are rejected.")
+    max_document_chars: int = Field(
+        5_000_000, ge=1000, description="Uploaded documents whose extracted text is longer are rejected."
+    )
+    parse_timeout_s: float = Field(
+        120.0, gt=0, description="Time limit for parsing one uploaded file (in a separate process)."
+    )
+    ingest_timeout_s: float = Field(1800.0, gt=0, description="Time limit for one background ingest job.")
+    log_questions: bool = Field(
+        default_factory=lambda: _env_flag("MEDCITE_LOG_QUESTIONS"),
+        description="Include question text in request logs (MEDCITE_LOG_QUESTIONS=true); off by default.",
+    )
+
+
 PRESETS: dict[str, dict[str, Any]] = {
     "default": {},
     "fast": {"retrieval": {"candidates": 40, "top_k": 6}, "embedding": {"batch_size": 64}},
@@ -126,6 +173,7 @@ class Settings(BaseSettings):
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings, description="Hybrid retrieval.")
     answer: AnswerSettings = Field(default_factory=AnswerSettings, description="Answer assembly.")
     server: ServerSettings = Field(default_factory=ServerSettings, description="HTTP service.")
+    security: SecuritySettings = Field(default_factory=SecuritySettings, description="Keys, limits, CORS, logging.")
 
     @classmethod
     def from_preset(cls, name: str, **overrides: Any) -> "Settings":

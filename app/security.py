@@ -1,0 +1,278 @@
+"""Authentication, rate limiting, body-size limits, security headers and CORS.
+
+* Admin routes depend on :func:`admin_guard` -- ``Authorization: Bearer KEY`` with a key from
+  ``SecuritySettings.admin_keys`` (``MEDCITE_ADMIN_KEYS``): 401 without a key, 403 with a wrong one. Keys are
+  compared with :func:`hmac.compare_digest` against every configured key (no early exit).
+* Query routes (every other ``/v1/`` route) need a query or admin key only when ``query_keys`` is set.
+* A per-client token bucket (client = API key, else IP address) answers 429 with ``Retry-After``.
+* Bodies larger than ``max_body_bytes`` (uploads: ``max_upload_bytes`` + form overhead) get 413, whether or not the
+  client sent ``Content-Length``.
+* Every response carries security headers; CORS headers only for configured origins (default: same-origin only).
+
+>>> keys = KeyRing(["s3cret"])
+>>> keys.check("s3cret"), keys.check("guess"), KeyRing([]).check("s3cret")
+(True, False, False)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import math
+import threading
+import time
+from collections import OrderedDict
+from typing import Any, Awaitable, Callable
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from index.settings import SecuritySettings
+
+#: Extra bytes allowed on top of ``max_upload_bytes`` for the multipart envelope and metadata fields.
+UPLOAD_OVERHEAD = 256 * 1024
+#: Routes that are admin routes: (method, path prefix); they carry their own key check.
+ADMIN_ROUTES = (("POST", "/v1/documents"), ("DELETE", "/v1/documents/"), ("POST", "/v1/reindex"),
+                ("GET", "/v1/jobs/"))
+SECURITY_HEADERS = {
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "referrer-policy": "no-referrer",
+    "cross-origin-opener-policy": "same-origin",
+    "cross-origin-resource-policy": "same-origin",
+    "permissions-policy": "camera=(), microphone=(), geolocation=(), payment=()",
+    "content-security-policy": "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+                               "script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
+                               "form-action 'self'",
+}
+#: Pages that load their assets from a CDN (FastAPI's docs) keep working without the strict CSP.
+CSP_EXEMPT = ("/docs", "/redoc")
+
+bearer_scheme = HTTPBearer(auto_error=False, description="Admin or query API key.")
+
+
+class KeyRing:
+    """A set of API keys checked in constant time."""
+
+    def __init__(self, keys: list[str]) -> None:
+        self._digests = [hashlib.sha256(k.encode("utf-8")).digest() for k in keys if k]
+
+    def __bool__(self) -> bool:
+        return bool(self._digests)
+
+    def check(self, key: str) -> bool:
+        """Whether ``key`` is one of the keys (compares against all of them, constant time each)."""
+        given = hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()
+        found = False
+        for digest in self._digests:
+            found |= hmac.compare_digest(given, digest)
+        return found
+
+
+def is_admin_route(method: str, path: str) -> bool:
+    """Whether (method, path) is one of the admin endpoints.
+
+    >>> is_admin_route("POST", "/v1/documents"), is_admin_route("GET", "/v1/documents")
+    (True, False)
+    """
+    return any(method == m and (path == p or (p.endswith("/") and path.startswith(p))) for m, p in ADMIN_ROUTES)
+
+
+def admin_guard(settings: SecuritySettings) -> Callable[..., Awaitable[None]]:
+    """A FastAPI dependency enforcing an admin key (401 without, 403 wrong or admin API disabled)."""
+    ring = KeyRing(settings.admin_keys)
+
+    async def require_admin(credentials: HTTPAuthorizationCredentials | None = _bearer_dep()) -> None:
+        if credentials is None or not credentials.credentials:
+            raise HTTPException(401, detail="an admin API key is required: send 'Authorization: Bearer KEY'",
+                                headers={"WWW-Authenticate": "Bearer"})
+        if not ring:
+            raise HTTPException(403, detail="the admin API is disabled: no admin keys are configured "
+                                            "(set MEDCITE_ADMIN_KEYS)")
+        if not ring.check(credentials.credentials):
+            raise HTTPException(403, detail="the API key is not valid for the admin API")
+
+    return require_admin
+
+
+def _bearer_dep() -> Any:
+    from fastapi import Security
+
+    return Security(bearer_scheme)
+
+
+def bearer_token(headers: dict[str, str]) -> str | None:
+    """The token of an ``Authorization: Bearer ...`` header, if any."""
+    value = headers.get("authorization", "")
+    scheme, _, token = value.partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+
+
+async def send_json(send: Send, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+    """Send a complete JSON response from an ASGI middleware."""
+    payload = json.dumps(body).encode("utf-8")
+    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
+    raw += [(k.encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": payload})
+
+
+class TokenBucket:
+    """Per-client token buckets: ``rate_per_minute`` sustained, ``burst`` at once (thread-safe, bounded memory).
+
+    >>> b = TokenBucket(60, 2, clock=lambda: 0.0)
+    >>> b.take("a"), b.take("a"), b.take("a")
+    (0.0, 0.0, 1.0)
+    """
+
+    def __init__(self, rate_per_minute: int, burst: int, clock: Callable[[], float] = time.monotonic,
+                 max_clients: int = 10000) -> None:
+        self.rate = rate_per_minute / 60.0
+        self.burst = float(burst)
+        self.clock = clock
+        self.max_clients = max_clients
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def take(self, client: str) -> float:
+        """0.0 when a request may go ahead, else the seconds until it may."""
+        now = self.clock()
+        with self._lock:
+            tokens, last = self._buckets.pop(client, (self.burst, now))
+            tokens = min(self.burst, tokens + (now - last) * self.rate)
+            wait = 0.0
+            if tokens >= 1.0:
+                tokens -= 1.0
+            else:
+                wait = (1.0 - tokens) / self.rate
+            self._buckets[client] = (tokens, now)
+            while len(self._buckets) > self.max_clients:
+                self._buckets.popitem(last=False)
+        return wait
+
+
+class GuardMiddleware:
+    """Query-key check, rate limit and body-size limit for ``/v1/`` requests (pure ASGI, no body buffering)."""
+
+    def __init__(self, app: ASGIApp, settings: SecuritySettings) -> None:
+        self.app = app
+        self.settings = settings
+        self.query_ring = KeyRing(settings.query_keys)
+        self.admin_ring = KeyRing(settings.admin_keys)
+        per_minute = settings.rate_limit_per_minute
+        self.bucket = TokenBucket(per_minute, settings.rate_limit_burst) if per_minute else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
+            await self.app(scope, receive, send)
+            return
+        headers = _headers(scope)
+        token = bearer_token(headers)
+        method, path = scope["method"], scope["path"]
+        admin = is_admin_route(method, path)
+        if self.query_ring and not admin and method != "OPTIONS":
+            if token is None:
+                await send_json(send, 401, {"detail": "an API key is required: send 'Authorization: Bearer KEY'"},
+                                {"www-authenticate": "Bearer"})
+                return
+            if not (self.query_ring.check(token) or self.admin_ring.check(token)):
+                await send_json(send, 403, {"detail": "the API key is not valid"})
+                return
+        if self.bucket is not None:
+            client = "key:" + hashlib.sha256(token.encode()).hexdigest()[:16] if token else \
+                "ip:" + (scope.get("client") or ("unknown", 0))[0]
+            wait = self.bucket.take(client)
+            if wait > 0:
+                await send_json(send, 429, {"detail": f"rate limit exceeded; retry in {math.ceil(wait)} s"},
+                                {"retry-after": str(math.ceil(wait))})
+                return
+        limit = self.settings.max_body_bytes
+        if admin and method == "POST" and path == "/v1/documents":
+            limit = self.settings.max_upload_bytes + UPLOAD_OVERHEAD
+        declared = headers.get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await send_json(send, 413, {"detail": f"request body too large (limit {limit} bytes)"})
+            return
+        await _run_limited(self.app, scope, receive, send, limit)
+
+
+class BodyTooLarge(Exception):
+    """Raised into the app when a streamed body passes its limit; the response becomes a 413."""
+
+
+async def _run_limited(app: ASGIApp, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+    """Run ``app`` counting body bytes; past ``limit`` the body read fails and whatever the app answers
+    (a 400 from the body parser, or an exception) is replaced by a 413."""
+    seen, exceeded, started = 0, False, False
+    detail = {"detail": f"request body too large (limit {limit} bytes)"}
+
+    async def counting_receive() -> Message:
+        nonlocal seen, exceeded
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                exceeded = True
+                raise BodyTooLarge(detail["detail"])
+        return message
+
+    async def guarded_send(message: Message) -> None:
+        nonlocal started
+        if exceeded:
+            if message["type"] == "http.response.start" and not started:
+                started = True
+                await send_json(send, 413, detail)
+            return
+        started = started or message["type"] == "http.response.start"
+        await send(message)
+
+    try:
+        await app(scope, counting_receive, guarded_send)
+    except BodyTooLarge:
+        if not started:
+            await send_json(send, 413, detail)
+
+
+class SecurityHeadersMiddleware:
+    """Adds :data:`SECURITY_HEADERS` (and ``Cache-Control: no-store`` on API routes) to every response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        extra = [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()
+                 if not (k == "content-security-policy" and path.startswith(CSP_EXEMPT))]
+        if path.startswith("/v1/"):
+            extra.append((b"cache-control", b"no-store"))
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {k.lower() for k, _ in message.get("headers", [])}
+                message["headers"] = list(message.get("headers", [])) + [h for h in extra if h[0] not in present]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def install_security(app: FastAPI, settings: SecuritySettings) -> None:
+    """Add CORS (only for configured origins), the guard and security headers to ``app``.
+
+    Middleware added later runs first: headers wrap everything, CORS answers pre-flights before the guard.
+    """
+    app.add_middleware(GuardMiddleware, settings=settings)
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST", "DELETE"],
+                           allow_headers=["authorization", "content-type", "x-request-id"],
+                           expose_headers=["x-request-id", "retry-after"], max_age=600)
+    app.add_middleware(SecurityHeadersMiddleware)
