@@ -16,7 +16,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from app.admin import install_admin
+from app.logs import RequestLogMiddleware
 from app.pipeline import AnswerPipeline
+from app.security import install_security
 from app.schemas import Answer, AnswerRequest, SearchRequest, SearchResponse
 from index.models import DocumentMeta
 from index.settings import Settings
@@ -98,7 +101,11 @@ def create_app(settings: Settings, pipeline: AnswerPipeline | None = None) -> Fa
 
     @app.post("/v1/answer", response_model=Answer, tags=["query"])
     def answer(request: AnswerRequest) -> Answer:
-        return ready().answer(request)
+        pipe = ready()
+        try:
+            return pipe.answer(request)
+        except ValueError as exc:  # e.g. contradictory filters (year_min after year_max)
+            raise HTTPException(400, detail=str(exc)) from None
 
     @app.post("/v1/search", response_model=SearchResponse, tags=["query"])
     def search(request: SearchRequest) -> SearchResponse:
@@ -124,6 +131,11 @@ def create_app(settings: Settings, pipeline: AnswerPipeline | None = None) -> Fa
                             index={"model": manifest.model.name, "created": manifest.created.isoformat(),
                                    "counts": manifest.counts, "format_version": manifest.format_version})
 
+    install_admin(app, settings)  # admin routes: upload / delete / reindex / jobs
+    install_security(app, settings.security)  # query keys, rate limit, body limit, headers, CORS
+    app.add_middleware(RequestLogMiddleware, log_questions=settings.security.log_questions)  # outermost
+    from app.chat import install as install_chat; install_chat(app)  # noqa: E702  OpenAI-compatible chat API
+    from app.web import install as install_web; install_web(app)  # noqa: E702  the web page at /
     return app
 
 

@@ -13,7 +13,7 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-from app.facets import heading, question_facet, sentence_facet
+from app.facets import heading, question_facet, sentence_facet, sentence_facets
 from app.schemas import Reference, Section, Statement
 from index.models import Chunk, DocType, DocumentMeta
 from index.settings import AnswerSettings
@@ -34,6 +34,7 @@ W_DENSE, W_LEX, W_RANK, W_FACET = 0.60, 0.30, 0.08, 0.06
 SUPPORT_SIM = 0.92  # a sentence this similar in another retrieved chunk also supports the statement
 DUPLICATE_SIM = 0.88  # a candidate this similar to a chosen statement is redundant
 MIN_WORDS = 5
+MAX_PER_SECTION = 4
 
 
 @dataclass
@@ -155,6 +156,7 @@ def assemble(
             W_DENSE * unit.dense + W_LEX * lexical + W_RANK / np.sqrt(cand.rank)
             + (W_FACET if q_facet and unit.facet == q_facet else 0.0)
             + (0.02 if cand.meta.type in prefer_types else 0.0)
+            - (0.03 if _ANAPHORA.match(text) else 0.0)  # leans on a previous sentence
         )
         units.append(unit)
     if not units:
@@ -221,10 +223,17 @@ def _pick_bottom_line(chosen: list[_Unit], q_facet: str | None) -> tuple[_Unit, 
 
 
 def _sections(units: list[_Unit], q_facet: str | None, max_sections: int) -> list[tuple[str, list[_Unit]]]:
+    """Group statements by facet heading, the question's facet first; at most MAX_PER_SECTION per group, the
+    overflow moves to its next facet or to a general section; the weakest groups fold into one."""
     groups: dict[str, list[_Unit]] = {}
-    for u in units:
-        groups.setdefault(heading(u.facet), []).append(u)
-    order = sorted(groups, key=lambda h: (h != heading(q_facet) if q_facet else False, -max(u.score for u in groups[h])))
+    for u in sorted(units, key=lambda u: -u.score):
+        facets = [f for f in sentence_facets(u.text) if f != u.facet]
+        for h in [heading(u.facet)] + [heading(f) for f in facets] + [heading(None)]:
+            if len(groups.get(h, [])) < MAX_PER_SECTION or h == heading(None):
+                groups.setdefault(h, []).append(u)
+                break
+    order = sorted(groups, key=lambda h: (h == heading(None), h != heading(q_facet) if q_facet else False,
+                                          -max(u.score for u in groups[h])))
     if len(order) > max_sections:  # fold the weakest groups into one
         keep, spill = order[: max_sections - 1], order[max_sections - 1 :]
         merged = [u for h in spill for u in groups[h]]

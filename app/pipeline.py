@@ -15,6 +15,7 @@ from typing import Callable
 import numpy as np
 
 from app.assemble import Candidate, assemble
+from app.expand import expand_query
 from app.followup import resolve_followup
 from app.related import QuestionBank
 from app.retrieval import SearchEngine
@@ -96,7 +97,7 @@ class AnswerPipeline:
     # ------------------------------------------------------------------ search
     def search(self, request: SearchRequest) -> SearchResponse:
         timings: dict[str, float] = {}
-        hits = self.engine.search(request.query, k=request.top_k, retriever=request.retriever,
+        hits = self.engine.search(expand_query(request.query), k=request.top_k, retriever=request.retriever,
                                   filters=request.filters, timings=timings)
         return SearchResponse(query=request.query, retriever=request.retriever,
                               passages=self.engine.passages(hits), timings_ms=_rounded(timings))
@@ -105,21 +106,19 @@ class AnswerPipeline:
     def answer(self, request: AnswerRequest) -> Answer:
         t0 = time.perf_counter()
         timings: dict[str, float] = {}
-        qvec = self.embedder.encode_query(request.question)
-        timings["embed_query"] = _ms(t0)
         resolved = resolve_followup(request.question, request.turns, self.embedder.encode)
-        if resolved.text != request.question:
-            t = time.perf_counter()
-            qvec = self.embedder.encode_query(resolved.text)
-            timings["embed_query"] += _ms(t)
+        search_text = expand_query(resolved.text)
+        t = time.perf_counter()
+        qvec = self.embedder.encode_query(search_text)
+        timings["embed_query"] = _ms(t)
         prefer_rows = [self.index.store.row_of(c) for c in resolved.prefer_chunk_ids if self._has_chunk(c)]
         prefer_types = PREFERRED_TYPES[request.audience]
         k = request.top_k or self.settings.retrieval.top_k
-        hits = self.engine.search(resolved.text, k=k, filters=request.filters, qvec=qvec,
+        hits = self.engine.search(search_text, k=k, filters=request.filters, qvec=qvec,
                                   prefer_rows=prefer_rows, prefer_types=prefer_types, timings=timings)
         t = time.perf_counter()
         candidates = [self._candidate(h.row, rank) for rank, h in enumerate(hits, start=1)]
-        weights = query_weights(self.index.bm25, resolved.text)
+        weights = query_weights(self.index.bm25, search_text)
         built = assemble(resolved.text, qvec, weights, candidates, tokenize, self.settings.answer, prefer_types)
         unknown = unknown_names(self.index.bm25, request.question, self.embedder.count_tokens)
         timings["assembly"] = _ms(t)
@@ -146,7 +145,7 @@ class AnswerPipeline:
         timings["total"] = _ms(t0)
         if request.debug:
             answer.trace = Trace(
-                resolved_query=resolved.text, topic_shift=resolved.topic_shift if request.turns else None,
+                resolved_query=search_text, topic_shift=resolved.topic_shift if request.turns else None,
                 hits=[TraceHit(chunk_id=self.index.store.chunks[h.row].chunk_id, rank=i, score=h.score,
                                retriever=h.retriever, sources=h.sources) for i, h in enumerate(hits, start=1)],
                 timings_ms=_rounded(timings), evidence_score=round(built.evidence, 4),

@@ -52,7 +52,8 @@ class PageSpan(Span):
 
 
 class Heading(Span):
-    """A heading whose title is ``text[start:end]``; it opens a section at ``start``."""
+    """A heading spanning ``text[start:end]`` (``title`` is that span with whitespace collapsed, so a heading wrapped
+    over two PDF lines reads as one); it opens a section at ``start``."""
 
     level: int = Field(1, ge=1, le=6)
     title: str

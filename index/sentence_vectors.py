@@ -14,6 +14,9 @@ import numpy as np
 from index.contracts import EMBED_SEPARATOR
 from index.models import Chunk
 
+#: Sentences are embedded from at most this many characters (about 128 word-pieces): long list-like "sentences"
+#: cost quadratic attention time and are trimmed in answers anyway.
+MAX_SENTENCE_CHARS = 600
 VECTORS_FILE = "sentence_vectors.npy"
 OFFSETS_FILE = "sentence_offsets.npy"
 
@@ -23,7 +26,7 @@ def sentence_texts(chunks: Sequence[Chunk], titles: Sequence[str]) -> list[str]:
     out: list[str] = []
     for chunk, title in zip(chunks, titles):
         prefix = f"{title.strip()}{EMBED_SEPARATOR}" if title.strip() else ""
-        out.extend(prefix + s.text for s in chunk.sentences)
+        out.extend(prefix + s.text[:MAX_SENTENCE_CHARS] for s in chunk.sentences)
     return out
 
 

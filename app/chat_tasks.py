@@ -1,0 +1,148 @@
+"""Background requests of chat front-ends: chat titles, tags, follow-up suggestions, search queries, autocomplete.
+
+Front-ends such as Open WebUI send these through the same ``/v1/chat/completions`` route, as one user message
+holding an instruction ("### Task: Generate a concise, 3-5 word title ...") and the chat history
+(``<chat_history>USER: ...\\nASSISTANT: ...</chat_history>``). A medical answer to such a prompt is useless, so
+they get short replies built from the conversation instead: a title from the first question's words, tags, the
+related questions of the last answer, no web-search queries, no autocompletion. The reply is JSON when the prompt
+asks for JSON (``{"title": ...}``), plain text otherwise.
+
+>>> task = detect_task([("user", "Generate a concise, 3-5 word title for the chat history.\\n"
+...                              "USER: How is Wilms tumor diagnosed?")])
+>>> task.kind, task.history
+('title', [('user', 'How is Wilms tumor diagnosed?')])
+>>> reply_to_task(task)
+'Wilms Tumor Diagnosed'
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Callable, Literal, NamedTuple
+
+from index.lexical import STOP_WORDS
+
+TaskKind = Literal["title", "tags", "follow_ups", "queries", "autocomplete"]
+#: (role, text) of one message, oldest first.
+Message = tuple[str, str]
+
+#: Instruction wording of the well-known background prompts (Open WebUI, LibreChat and similar), per kind.
+#: Checked in this order; only the instruction part of the prompt (before the chat history) is searched.
+_PATTERNS: tuple[tuple[TaskKind, re.Pattern[str]], ...] = (
+    ("autocomplete", re.compile(r"you are an autocompletion system", re.I)),
+    ("follow_ups", re.compile(r"suggest \d-\d relevant follow-up|\"follow_ups\"\s*:", re.I)),
+    ("queries", re.compile(r"necessity of generating search queries|\"queries\"\s*:", re.I)),
+    ("tags", re.compile(r"generate \d-\d broad tags|\"tags\"\s*:", re.I)),
+    ("title", re.compile(r"\d-\d[- ]word (?:title|phrase)|\btitle for (?:the|this) (?:chat|conversation|query)"
+                         r"|\"title\"\s*:", re.I)),
+)
+_HISTORY = re.compile(r"<chat_history>(.*?)</chat_history>", re.S | re.I)
+_TURN = re.compile(r"^(USER|ASSISTANT):[ \t]?", re.M)
+_WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:['-][A-Za-z0-9]+)*")
+_RELATED = re.compile(r"^#+\s*Related questions\s*$(.*?)(?:^#+\s|^---\s*$|\Z)", re.M | re.S | re.I)
+#: Question filler that makes poor title words, on top of the stop words.
+_FILLER = frozenset("""what which whom whose how why when where whether please tell explain describe give list
+appropriate next best most likely usually typically commonly presenting presents present findings finding patient
+patients person people someone thing things kind way ways can could would should may might must need needs
+know known mean means really also left right""".split())
+TITLE_WORDS = 5
+MAX_SUGGESTIONS = 5
+
+
+class BackgroundTask(NamedTuple):
+    """A recognised background request: what is asked, whether as JSON, and the conversation it is about."""
+
+    kind: TaskKind
+    json_reply: bool
+    history: list[Message]
+
+
+def detect_task(messages: list[Message]) -> BackgroundTask | None:
+    """Recognise a background prompt in the last user message; None for an ordinary question."""
+    users = [i for i, (role, _) in enumerate(messages) if role == "user"]
+    if not users:
+        return None
+    prompt = messages[users[-1]][1]
+    found = _HISTORY.search(prompt) or _TURN.search(prompt)
+    instruction = prompt[: found.start()] if found else prompt
+    history_text = "" if not found else found.group(1) if found.re is _HISTORY else prompt[found.start():]
+    for kind, pattern in _PATTERNS:
+        if pattern.search(instruction):
+            history = _parse_history(history_text) if history_text else []
+            if not history:  # front-ends that send the conversation as messages, then the instruction
+                history = [m for m in messages[: users[-1]] if m[0] in ("user", "assistant")]
+            return BackgroundTask(kind, "json" in instruction.lower(), history)
+    return None
+
+
+def _parse_history(text: str) -> list[Message]:
+    """``USER: ...`` / ``ASSISTANT: ...`` blocks (multi-line contents kept) as (role, text) pairs."""
+    marks = list(_TURN.finditer(text))
+    out: list[Message] = []
+    for mark, nxt in zip(marks, marks[1:] + [None]):
+        body = text[mark.end(): nxt.start() if nxt else len(text)].strip()
+        out.append((mark.group(1).lower(), body))
+    return out
+
+
+def title_words(question: str, weigh: Callable[[str], dict[str, float]] | None = None,
+                limit: int = TITLE_WORDS) -> list[str]:
+    """The question's content words in order; with ``weigh`` (word -> weight) the ``limit`` heaviest are kept.
+
+    >>> title_words("What is the most appropriate next test for a child with a flank mass?")
+    ['test', 'child', 'flank', 'mass']
+    """
+    words = [w for w in dict.fromkeys(_WORD.findall(question)) if w.lower() not in STOP_WORDS | _FILLER]
+    if weigh is not None and len(words) > limit:
+        weights = weigh(" ".join(words))
+        keep = set(sorted(words, key=lambda w: -weights.get(w.lower(), 0.0))[:limit])
+        words = [w for w in words if w in keep]
+    return words[:limit]
+
+
+def make_title(question: str, weigh: Callable[[str], dict[str, float]] | None = None) -> str:
+    """Title-cased content words of the question, e.g. ``Wilms Tumor Diagnosed``; "New chat" when none."""
+    words = title_words(question, weigh)
+    return " ".join(w if w.isupper() else w[:1].upper() + w[1:] for w in words) or "New chat"
+
+
+def related_from_history(history: list[Message]) -> list[str]:
+    """The "Related questions" bullets of the last assistant answer in the history (medcite's Markdown)."""
+    for role, text in reversed(history):
+        if role == "assistant":
+            found = _RELATED.search(text)
+            if found:
+                return [ln.strip()[2:].strip() for ln in found.group(1).splitlines() if ln.strip().startswith("- ")]
+            return []
+    return []
+
+
+def reply_to_task(task: BackgroundTask, related: Callable[[str, list[Message]], list[str]] | None = None,
+                  weigh: Callable[[str], dict[str, float]] | None = None) -> str:
+    """The reply text: JSON like ``{"title": "..."}`` when asked for JSON, else plain text.
+
+    ``related(question, history)`` supplies follow-up suggestions when the history carries none (e.g. by
+    answering the last question); ``weigh`` ranks title words (e.g. by IDF in the index).
+    """
+    questions = [text for role, text in task.history if role == "user" and text]
+    first, last = (questions[0], questions[-1]) if questions else ("", "")
+    value: object
+    if task.kind == "title":
+        value = make_title(first, weigh)
+    elif task.kind == "tags":
+        words = title_words(" ".join(questions), weigh, limit=2)
+        value = ["Health"] + [w[:1].upper() + w[1:] for w in words]
+    elif task.kind == "follow_ups":
+        value = related_from_history(task.history)
+        if not value and last and related is not None:
+            value = related(last, task.history)
+        value = value[:MAX_SUGGESTIONS]
+    elif task.kind == "queries":
+        value = []  # medcite answers from its own index: no web search wanted
+    else:
+        value = ""
+    if task.json_reply:
+        key = {"autocomplete": "text"}.get(task.kind, task.kind)
+        return json.dumps({key: value}, ensure_ascii=False)
+    return "\n".join(value) if task.kind == "follow_ups" else ", ".join(value) if isinstance(value, list) else value

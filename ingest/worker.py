@@ -1,0 +1,105 @@
+"""Subprocess entry points for the server's background jobs (a spinning parser cannot hang the server).
+
+``python -m ingest.worker check FILE --max-pages N --max-chars N``
+    Parse one uploaded file under an address-space limit (decompression bombs fail fast) and print a JSON
+    :class:`CheckResult`. The caller enforces the time limit by killing the process.
+``python -m ingest.worker ingest --settings S.json --report R.json PATH...``
+    Run :func:`ingest.pipeline.ingest` with the settings in ``S.json`` and write the :class:`IngestReport` JSON
+    to ``R.json``. Killing it at any moment leaves the previous index version current (see ``index.storage``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+#: Address-space limit of a ``check`` process (bytes).
+CHECK_MEMORY_LIMIT = 2 * 1024**3
+
+
+class CheckResult(BaseModel):
+    ok: bool
+    reason: str = ""
+    documents: int = 0
+    pages: int = 0
+    chars: int = 0
+    titles: list[str] = Field(default_factory=list)
+
+
+def check_file(path: Path, max_pages: int, max_chars: int, meta: dict | None = None) -> CheckResult:
+    """Load ``path`` as ingestion would; a LoadError or a limit becomes ``ok=False`` with the reason."""
+    from ingest.loaders import LoadError, load_path
+
+    try:
+        docs = load_path(path, meta or None)
+    except LoadError as exc:
+        return CheckResult(ok=False, reason=exc.reason)
+    except (MemoryError, RecursionError) as exc:
+        return CheckResult(ok=False, reason=f"the file needs too many resources to parse ({type(exc).__name__}); "
+                                            "a decompression bomb or a pathological document?")
+    except ValueError as exc:
+        return CheckResult(ok=False, reason=f"invalid metadata: {exc}")
+    if not docs:
+        return CheckResult(ok=False, reason="no text found")
+    pages = sum(len(d.pages) for d in docs)
+    chars = sum(len(d.text) for d in docs)
+    if pages > max_pages:
+        return CheckResult(ok=False, reason=f"{pages} pages; the limit is {max_pages} (MEDCITE_SECURITY__MAX_PDF_PAGES)")
+    if chars > max_chars:
+        return CheckResult(ok=False, reason=f"{chars:,} characters of text; the limit is {max_chars:,} "
+                                            "(MEDCITE_SECURITY__MAX_DOCUMENT_CHARS)")
+    return CheckResult(ok=True, documents=len(docs), pages=pages, chars=chars, titles=[d.meta.title for d in docs])
+
+
+def _limit_memory(limit: int) -> None:
+    try:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    except (ImportError, ValueError, OSError):  # not on this platform: the time limit still applies
+        pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ingest.worker")
+    sub = parser.add_subparsers(dest="command", required=True)
+    check = sub.add_parser("check", help="parse one file and print a JSON CheckResult")
+    check.add_argument("file", type=Path)
+    check.add_argument("--max-pages", type=int, default=2000)
+    check.add_argument("--max-chars", type=int, default=5_000_000)
+    check.add_argument("--meta", default="{}", help="metadata defaults as JSON")
+    run = sub.add_parser("ingest", help="run one ingest and write its report")
+    run.add_argument("--settings", type=Path, required=True)
+    run.add_argument("--report", type=Path, required=True)
+    run.add_argument("paths", type=Path, nargs="+")
+    args = parser.parse_args(argv)
+
+    if args.command == "check":
+        _limit_memory(CHECK_MEMORY_LIMIT)
+        result = check_file(args.file, args.max_pages, args.max_chars, json.loads(args.meta))
+        print(result.model_dump_json())
+        return 0
+
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from index.settings import Settings
+    from ingest.pipeline import NothingToIngestError, ingest
+
+    settings = Settings.model_validate_json(args.settings.read_text(encoding="utf-8"))
+    try:
+        report = ingest(args.paths, settings, progress=False)
+    except NothingToIngestError as exc:
+        args.report.write_text(json.dumps({"error": str(exc)}), encoding="utf-8")
+        return 3
+    tmp = args.report.with_suffix(".part")
+    tmp.write_text(report.model_dump_json(), encoding="utf-8")
+    os.replace(tmp, args.report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
