@@ -177,7 +177,7 @@ def _mmr(units: list[_Unit], settings: AnswerSettings) -> list[_Unit]:
     floor = max(0.55 * units[0].score, 0.0)
     lam = settings.mmr_lambda
     chosen: list[_Unit] = []
-    pool = [u for u in units if u.score >= floor]
+    pool = [u for u in units if u.score >= floor] or units[:1]  # the best unit always qualifies
     while pool and len(chosen) < settings.max_statements + 1:
         if chosen:
             mat = np.stack([c.vector for c in chosen])

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable, Literal
 
+from starlette.exceptions import HTTPException
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -165,6 +166,9 @@ class OpenAIRoute(APIRoute):
                 return _validation_error(list(exc.errors())).response()
             except ChatError as exc:
                 return exc.response()
+            except HTTPException as exc:  # e.g. an unparseable body: keep its 4xx status, in OpenAI's shape
+                kind = "invalid_request_error" if exc.status_code < 500 else "server_error"
+                return ChatError(exc.status_code, str(exc.detail), kind).response()
             except Exception as exc:  # never a bare stack trace for a chat client
                 log.exception("chat completion failed")
                 return ChatError(500, f"internal error ({type(exc).__name__}); see the server log",

@@ -17,6 +17,7 @@ import numpy as np
 from app.assemble import Candidate, assemble
 from app.expand import expand_query
 from app.followup import resolve_followup
+from app.logs import record_timings
 from app.related import QuestionBank
 from app.retrieval import SearchEngine
 from app.safety import detect_emergency
@@ -99,6 +100,7 @@ class AnswerPipeline:
         timings: dict[str, float] = {}
         hits = self.engine.search(expand_query(request.query), k=request.top_k, retriever=request.retriever,
                                   filters=request.filters, timings=timings)
+        record_timings(timings)
         return SearchResponse(query=request.query, retriever=request.retriever,
                               passages=self.engine.passages(hits), timings_ms=_rounded(timings))
 
@@ -143,6 +145,7 @@ class AnswerPipeline:
             self.bank.add_asked(request.question, qvec)
         timings["related"] = _ms(t)
         timings["total"] = _ms(t0)
+        record_timings(timings)
         if request.debug:
             answer.trace = Trace(
                 resolved_query=search_text, topic_shift=resolved.topic_shift if request.turns else None,
