@@ -72,6 +72,7 @@ def run(index: Path, n: int, data: Path) -> dict:
 
     settings = load_settings()
     settings.paths.index_dir = index
+    settings.security.rate_limit_per_minute = 0  # one local client sending back-to-back requests on purpose
     pipeline = AnswerPipeline.from_settings(settings)
     questions = load_questions(data, n)
     for q in questions[:5]:  # warm-up

@@ -21,6 +21,7 @@ from app.logs import record_timings
 from app.related import QuestionBank
 from app.retrieval import SearchEngine
 from app.safety import detect_emergency
+from app.spelling import Speller
 from app.schemas import Answer, AnswerRequest, SearchRequest, SearchResponse, Trace, TraceHit
 from index.contracts import ABSTENTION_TEXT, DISCLAIMERS, EMERGENCY_NOTICE
 from index.embedding import Embedder, get_embedder
@@ -54,22 +55,29 @@ def query_weights(bm25: BM25Index, query: str) -> dict[str, float]:
     return weights
 
 
-def unknown_names(bm25: BM25Index, query: str, count_pieces: Callable[[str], int]) -> list[str]:
-    """Name-like query words the index never mentions (e.g. a made-up or unindexed drug).
+def unknown_names(bm25: BM25Index, query: str, count_pieces: Callable[[str], int],
+                  speller: Speller | None = None) -> tuple[list[str], list[str]]:
+    """Name-like query words the index never mentions (e.g. a made-up or unindexed drug), and typo corrections.
 
     A word counts when it has 5+ letters, none of its terms occurs in the index, and the embedding model's
     word-piece vocabulary does not know it as one piece: common English words ("rocket") are single pieces and
-    are left to the similarity threshold; names ("zorblaxin") split into several.
+    are left to the similarity threshold; names ("zorblaxin") split into several. A word within a small edit
+    distance of an indexed term is a misspelling ("diahrrea"), not a name: its correction is returned instead.
     """
     vocab = bm25.model.vocab_dict
-    out = []
+    unknown: list[str] = []
+    corrections: list[str] = []
     for word in dict.fromkeys(query.replace("-", " ").replace("/", " ").split()):
         clean = "".join(ch for ch in word if ch.isalpha())
         if len(clean) >= 5 and clean.isalpha():
             terms = tokenize(clean)
             if terms and all(t not in vocab for t in terms) and count_pieces(clean.lower()) > 1:
-                out.append(clean)
-    return out
+                fixed = speller.correct(terms[0]) if speller else None
+                if fixed:
+                    corrections.append(fixed)
+                else:
+                    unknown.append(clean)
+    return unknown, corrections
 
 
 class AnswerPipeline:
@@ -82,6 +90,7 @@ class AnswerPipeline:
         self.settings = settings
         self.engine = SearchEngine(index, embedder, settings.retrieval)
         self.sentences = SentenceVectors.load(index.path)
+        self.speller = Speller(index.bm25.model.vocab_dict)
         self.bank = bank
         self._lock = threading.Lock()
 
@@ -109,7 +118,11 @@ class AnswerPipeline:
         t0 = time.perf_counter()
         timings: dict[str, float] = {}
         resolved = resolve_followup(request.question, request.turns, self.embedder.encode)
+        unknown, corrections = unknown_names(self.index.bm25, resolved.text, self.embedder.count_tokens,
+                                             self.speller)
         search_text = expand_query(resolved.text)
+        if corrections:  # misspelt terms: add the indexed spelling for BM25 and the dense query
+            search_text += " " + " ".join(corrections)
         t = time.perf_counter()
         qvec = self.embedder.encode_query(search_text)
         timings["embed_query"] = _ms(t)
@@ -122,7 +135,6 @@ class AnswerPipeline:
         candidates = [self._candidate(h.row, rank) for rank, h in enumerate(hits, start=1)]
         weights = query_weights(self.index.bm25, search_text)
         built = assemble(resolved.text, qvec, weights, candidates, tokenize, self.settings.answer, prefer_types)
-        unknown = unknown_names(self.index.bm25, request.question, self.embedder.count_tokens)
         timings["assembly"] = _ms(t)
 
         reason = self._abstain_reason(built.evidence, built.coverage, unknown, bool(candidates))

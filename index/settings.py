@@ -88,7 +88,8 @@ class RetrievalSettings(_Section):
 
 class AnswerSettings(_Section):
     abstain_threshold: float = Field(
-        0.40, description="Best sentence's dense similarity below which medcite abstains (calibrated on dev data)."
+        0.42, description="Best sentence's dense similarity below which medcite abstains (calibrated on dev data "
+        "by scripts/calibrate_abstention.py)."
     )
     max_sections: int = Field(3, ge=1, le=4, description="Maximum answer sections (besides the bottom line).")
     max_statements: int = Field(8, ge=1, le=30, description="Maximum bullet statements over all sections.")

@@ -67,14 +67,21 @@ def main() -> None:
             out.append((a.trace.evidence_score or 0.0, a.abstained))  # abstained here = the other rules fired
         return out
 
-    inside, outside = run(in_corpus), run(NON_MEDICAL + MADE_UP)
-    print(f"in-corpus n={len(inside)}, out-of-corpus n={len(outside)}")
-    print("| threshold | in-corpus answered | out-of-corpus abstained | balanced accuracy |")
+    with open(args.data / "liveqa-med-2017" / "test_questions_dev.jsonl", encoding="utf-8") as fh:
+        liveqa = [json.loads(line) for line in fh]
+    covered = [r["nist_paraphrase"] for r in liveqa
+               if any(j["grade"] >= 2 and j["text_in_corpus"] for j in r["medquad_judgments"])]
+    inside, live, outside = run(in_corpus), run(covered), run(NON_MEDICAL + MADE_UP)
+    print(f"MedQuAD n={len(inside)}, LiveQA covered n={len(live)}, out-of-corpus n={len(outside)}")
+    print("| threshold | MedQuAD answered | LiveQA answered | out-of-corpus abstained |")
     print("|---|---|---|---|")
+
+    def answered(rows: list[tuple[float, bool]], t: float) -> float:
+        return sum(1 for e, ab in rows if e >= t and not ab) / len(rows)
+
     for t in [x / 100 for x in range(20, 66, 3)]:
-        answered = sum(1 for e, ab in inside if e >= t and not ab) / len(inside)
-        abstained = sum(1 for e, ab in outside if e < t or ab) / len(outside)
-        print(f"| {t:.2f} | {answered:.3f} | {abstained:.3f} | {(answered + abstained) / 2:.3f} |")
+        abstained = 1 - answered(outside, t)
+        print(f"| {t:.2f} | {answered(inside, t):.3f} | {answered(live, t):.3f} | {abstained:.3f} |")
 
 
 if __name__ == "__main__":
