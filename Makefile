@@ -35,6 +35,11 @@ test: install
 test-slow: install
 	$(BIN)/python -m pytest -q -m "slow and not browser"
 
+# Browser tests: Debian's Chromium (apt) driven by Playwright for Python; no browser download.
+test-browser: install
+	VENV=$(VENV) bash .ci/browser-setup.sh
+	$(BIN)/python -m pytest -q -m browser
+
 bench: index
 	$(BIN)/python -m ingest.benchmark --index $(INDEX)
 

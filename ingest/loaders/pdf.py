@@ -126,7 +126,7 @@ def _metadata_title(reader: PdfReader) -> str:
 def clean_pages(raw_pages: list[str]) -> list[str]:
     """Normalise each page, drop running headers/footers, re-join wrapped lines (pages stay aligned)."""
     lines_per_page = [[ln for ln in normalize_text(p).split("\n") if ln] for p in raw_pages]
-    lines_per_page = drop_running_lines(lines_per_page)
+    lines_per_page = drop_imprint_lines(drop_running_lines(lines_per_page))
     vocabulary = _vocabulary(lines_per_page)
     return ["\n".join(join_lines(lines, vocabulary)) for lines in lines_per_page]
 
@@ -168,6 +168,25 @@ def drop_running_lines(pages: list[list[str]]) -> list[list[str]]:
         drop = {i for i in _zone(len(lines)) if _running_key(lines[i]) in running}
         out.append([ln for i, ln in enumerate(lines) if i not in drop])
     return out
+
+
+#: Publisher imprint lines (agency names, publication codes) that print on a page but are not content.
+_IMPRINT_RE = re.compile(
+    r"^(?:U\.?S\.? Department of(?: Health (?:and|&) Human Services)?|Health (?:and|&) Human Services|"
+    r"Centers for Disease(?: Control and Prevention)?|"
+    r"Control and Prevention|National Institutes of Health|NIH Publication No\.? [\w-]+(?:,? \w+ \d{4})?|"
+    r"(?:CS)?\d{5,7} ?\| ?\w+ \d{4}|www\.cdc\.gov(?:/\S*)?)$",
+    re.IGNORECASE,
+)
+
+
+def drop_imprint_lines(pages: list[list[str]]) -> list[list[str]]:
+    """Remove whole lines that are only a publisher imprint (they otherwise glue onto the last sentence).
+
+    >>> drop_imprint_lines([["Weight loss", "U.S. Department of Health and Human Services", "301332 | October 2023"]])
+    [['Weight loss']]
+    """
+    return [[ln for ln in lines if not _IMPRINT_RE.match(ln.strip())] for lines in pages]
 
 
 def _zone(n: int) -> set[int]:
