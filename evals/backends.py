@@ -18,6 +18,9 @@ from app.schemas import MAX_QUESTION_CHARS, Answer
 from evals.errors import EvalError
 
 RETRIEVER_PROBE = "blood pressure"
+#: Retries of a request answered 429 (rate limited) or 503 (busy), waiting ``Retry-After`` seconds each time.
+MAX_RETRIES = 120
+MAX_RETRY_WAIT_S = 60.0
 
 
 class RetrieverUnavailable(EvalError):
@@ -63,27 +66,18 @@ def manifest_summary(manifest: Any) -> dict[str, Any]:
 
 
 class LocalBackend:
-    """Scores an index in this process through ``SearchEngine`` (and ``AnswerPipeline`` for answers)."""
+    """Scores an index in this process through ``AnswerPipeline``: the code behind ``/v1/search`` and
+    ``/v1/answer`` (query expansion included), so local and remote runs of the same index score the same."""
 
     kind = "local"
 
-    def __init__(self, settings: Any, index_dir: Path, *, answers: bool = False) -> None:
-        from app.retrieval import SearchEngine
-        from index.embedding import get_embedder
-        from index.storage import open_index
+    def __init__(self, settings: Any, index_dir: Path) -> None:
+        from app.pipeline import AnswerPipeline
 
         self.settings = settings.model_copy(deep=True)
         self.settings.paths.index_dir = Path(index_dir)
-        self.pipeline = None
-        if answers:
-            from app.pipeline import AnswerPipeline
-
-            self.pipeline = AnswerPipeline.from_settings(self.settings)
-            self.index, self.engine = self.pipeline.index, self.pipeline.engine
-        else:
-            embedder = get_embedder(self.settings.embedding)
-            self.index = open_index(self.settings.paths.index_dir, self.settings.index, expect_model=embedder.info)
-            self.engine = SearchEngine(self.index, embedder, self.settings.retrieval)
+        self.pipeline = AnswerPipeline.from_settings(self.settings)
+        self.index, self.engine = self.pipeline.index, self.pipeline.engine
 
     def describe(self) -> dict[str, Any]:
         m = self.index.manifest
@@ -96,15 +90,14 @@ class LocalBackend:
         return None
 
     def search(self, query: str, k: int, retriever: str) -> SearchOutcome:
+        from app.schemas import SearchRequest
+
         t0 = time.perf_counter()
-        hits = self.engine.search(clip(query), k=k, retriever=retriever)
+        response = self.pipeline.search(SearchRequest(query=clip(query), top_k=k, retriever=retriever))
         latency = (time.perf_counter() - t0) * 1000.0
-        chunks = self.index.store.chunks
-        return SearchOutcome(doc_ids=[chunks[h.row].doc_id for h in hits], latency_ms=latency)
+        return SearchOutcome(doc_ids=[p.doc_id for p in response.passages], latency_ms=latency)
 
     def answer(self, question: str, audience: str) -> AnswerOutcome:
-        if self.pipeline is None:
-            raise EvalError("this backend was opened without the answer pipeline")
         from app.schemas import AnswerRequest
 
         t0 = time.perf_counter()
@@ -120,10 +113,12 @@ class RemoteBackend:
 
     kind = "remote"
 
-    def __init__(self, endpoint: str, *, timeout: float = 120.0, ready_timeout: float = 600.0,
-                 client: httpx.Client | None = None) -> None:
+    def __init__(self, endpoint: str, *, api_key: str | None = None, timeout: float = 120.0,
+                 ready_timeout: float = 600.0, transport: httpx.BaseTransport | None = None) -> None:
         self.endpoint = endpoint.rstrip("/")
-        self.client = client or httpx.Client(base_url=self.endpoint, timeout=timeout)
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self.client = httpx.Client(base_url=self.endpoint, timeout=timeout, headers=headers, transport=transport)
+        self.waited_s = 0.0  # time spent waiting out 429/503 answers (not counted as latency)
         self.ready = self._wait_ready(ready_timeout)
 
     def _wait_ready(self, timeout: float) -> dict[str, Any]:
@@ -144,7 +139,8 @@ class RemoteBackend:
             time.sleep(1.0)
 
     def describe(self) -> dict[str, Any]:
-        info: dict[str, Any] = {"backend": "remote", "endpoint": self.endpoint, "readyz": self.ready}
+        info: dict[str, Any] = {"backend": "remote", "endpoint": self.endpoint, "readyz": self.ready,
+                                "rate_limit_wait_s": round(self.waited_s, 1)}
         try:
             response = self.client.get("/v1/documents", params={"limit": 1})
             if response.status_code == 200:
@@ -164,12 +160,22 @@ class RemoteBackend:
         return None
 
     def _post(self, path: str, payload: dict[str, Any]) -> tuple[dict[str, Any], float]:
-        t0 = time.perf_counter()
-        try:
-            response = self.client.post(path, json=payload)
-        except httpx.HTTPError as exc:
-            raise EvalError(f"POST {self.endpoint}{path} failed: {exc}") from None
-        latency = (time.perf_counter() - t0) * 1000.0
+        """POST ``payload``; 429/503 answers are retried after ``Retry-After`` (latency = the answered attempt)."""
+        for attempt in range(MAX_RETRIES + 1):
+            t0 = time.perf_counter()
+            try:
+                response = self.client.post(path, json=payload)
+            except httpx.HTTPError as exc:
+                raise EvalError(f"POST {self.endpoint}{path} failed: {exc}") from None
+            latency = (time.perf_counter() - t0) * 1000.0
+            if response.status_code not in (429, 503) or attempt == MAX_RETRIES:
+                break
+            wait = retry_after(response)
+            self.waited_s += wait
+            time.sleep(wait)
+        if response.status_code in (401, 403):
+            raise EvalError(f"POST {self.endpoint}{path} returned HTTP {response.status_code}: the service needs a "
+                            "query key (--api-key or MEDCITE_EVAL_API_KEY)")
         if response.status_code == 400 and path == "/v1/search":
             raise RetrieverUnavailable(f"{payload.get('retriever')}: {_json(response).get('detail', response.text[:200])}")
         if response.status_code != 200:
@@ -193,6 +199,18 @@ class RemoteBackend:
 
     def close(self) -> None:
         self.client.close()
+
+
+def retry_after(response: httpx.Response) -> float:
+    """Seconds to wait from a ``Retry-After`` header (1 s when absent or not a number; at most 60 s).
+
+    >>> retry_after(httpx.Response(429, headers={"Retry-After": "3"}))
+    3.0
+    """
+    try:
+        return min(max(float(response.headers.get("Retry-After", "1")), 0.0), MAX_RETRY_WAIT_S)
+    except ValueError:
+        return 1.0
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:

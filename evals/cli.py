@@ -23,9 +23,21 @@ from evals.runner import ALL_RETRIEVERS, SUITES, RunConfig, RunOutcome
 console = Console(stderr=True, soft_wrap=True)
 
 
-def _command_line() -> str:
-    argv = [Path(sys.argv[0]).name, *sys.argv[1:]] if sys.argv else ["medcite"]
-    return " ".join(shlex.quote(a) for a in argv)
+def command_line(argv: list[str]) -> str:
+    """The command as typed, for the report header, with any --api-key value masked.
+
+    >>> command_line(["/venv/bin/medcite", "eval", "liveqa", "--api-key", "s3cret", "--api-key=s3cret"])
+    'medcite eval liveqa --api-key *** --api-key=***'
+    """
+    words = [Path(argv[0]).name if argv else "medcite", *argv[1:]]
+    out = []
+    for i, word in enumerate(words):
+        if i and words[i - 1] == "--api-key":
+            word = "***"
+        elif word.startswith("--api-key="):
+            word = "--api-key=***"
+        out.append(word)
+    return " ".join(shlex.quote(w) if w != "***" and not w.endswith("=***") else w for w in out)
 
 
 def print_summary(outcome: RunOutcome) -> None:
@@ -72,6 +84,9 @@ def register(cli: typer.Typer) -> None:
             None, "--index", help="Index to score (default: the configured index; bioasq/pubmedqa: var/eval/<suite>/index)."),
         endpoint: Optional[str] = typer.Option(
             None, "--endpoint", help="Score a running service over HTTP (/v1/search, /v1/answer), e.g. http://127.0.0.1:8000."),
+        api_key: Optional[str] = typer.Option(
+            None, "--api-key", envvar="MEDCITE_EVAL_API_KEY", show_default=False,
+            help="Query key for --endpoint (sent as 'Authorization: Bearer KEY'); env MEDCITE_EVAL_API_KEY."),
         retrievers: str = typer.Option(
             ",".join(ALL_RETRIEVERS), "--retrievers", help="Comma-separated; BM25 is always included as the baseline."),
         limit: Optional[int] = typer.Option(
@@ -95,9 +110,9 @@ def register(cli: typer.Typer) -> None:
             console.print(f"[red]error:[/red] unknown suite {suite!r}; choose one of {', '.join(SUITES)}")
             raise typer.Exit(2)
         try:
-            fields = dict(suite=suite, data=data or [], index=index, endpoint=endpoint, limit=limit, out=out,
-                          retrievers=retrievers.split(","), audience=audience, build=not no_build,
-                          progress=not quiet, command=_command_line())
+            fields = dict(suite=suite, data=data or [], index=index, endpoint=endpoint, api_key=api_key, limit=limit,
+                          out=out, retrievers=retrievers.split(","), audience=audience, build=not no_build,
+                          progress=not quiet, command=command_line(sys.argv))
             if data_dir is not None:
                 fields["data_dir"] = data_dir
             config = RunConfig(**fields)

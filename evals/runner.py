@@ -33,6 +33,7 @@ class RunConfig(BaseModel):
     data_dir: Path = Field(default_factory=ds.default_data_dir)
     index: Path | None = None
     endpoint: str | None = None
+    api_key: str | None = Field(None, repr=False, description="Query key sent as 'Authorization: Bearer KEY'.")
     retrievers: list[str] = Field(default_factory=lambda: list(ALL_RETRIEVERS))
     limit: int | None = Field(None, ge=1)
     out: Path | None = None
@@ -117,10 +118,10 @@ def run(config: RunConfig, settings: Settings, log: Callable[[str], None] = lamb
 
     backend: Backend
     if config.endpoint is not None:
-        backend = RemoteBackend(config.endpoint)
+        backend = RemoteBackend(config.endpoint, api_key=config.api_key)
     else:
         assert index_dir is not None
-        backend = LocalBackend(settings, index_dir, answers=config.suite == "answers")
+        backend = LocalBackend(settings, index_dir)
     try:
         result = _evaluate(config, prepared, backend)
         header = RunHeader(suite=config.suite, command=config.command, backend=backend.describe(),

@@ -3,6 +3,7 @@
     python -m ingest.benchmark --limit 1500            # pipeline vs raw encode on 1,500 MedQuAD passages
     python -m ingest.benchmark --backends torch,onnx,onnx-int8 --limit 300   # encode paths compared
     python -m ingest.benchmark --index var/index/default --stats-only         # size/chunks of a built index
+    python -m ingest.benchmark --stats-only --quality 400 --backends onnx,onnx-int8  # retrieval cost of int8
 
 Prints a Markdown table; numbers are ratios within one run, so a busy machine slows both sides alike.
 """
@@ -98,12 +99,58 @@ def backends(limit: int, settings: Settings, names: list[str]) -> list[dict]:
     return rows
 
 
+def retrieval_quality(pages: int, settings: Settings, names: list[str], data: Path) -> list[dict]:
+    """Dense retrieval of MedQuAD dev questions over indexes built with each encode backend (same passages).
+
+    Passages of ``pages`` random MedQuAD pages (fixed seed) are indexed; every dev question whose gold passages are
+    all in that subset is a query; passage-level recall@10 and MRR@10 of the dense retriever are reported.
+    """
+    import random
+
+    from app.retrieval import SearchEngine
+    from index.embedding import get_embedder
+
+    with gzip.open(PASSAGES, "rt", encoding="utf-8") as fh:
+        records = [json.loads(line) for line in fh]
+    parents = sorted({r["parent_id"] for r in records})
+    chosen = set(random.Random(3).sample(parents, pages))
+    subset = [r for r in records if r["parent_id"] in chosen]
+    ids = {r["id"] for r in subset}
+    with gzip.open(data / "medquad" / "questions_dev.jsonl.gz", "rt", encoding="utf-8") as fh:
+        queries = [q for q in map(json.loads, fh) if set(q["relevant_passage_ids"]) <= ids]
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "subset.jsonl"
+        path.write_text("".join(json.dumps(r) + "\n" for r in subset), encoding="utf-8")
+        for name in names:
+            s = settings.model_copy(deep=True)
+            s.embedding.backend = name
+            s.paths.index_dir = Path(tmp) / f"index-{name}"
+            report = ingest([path], s, rebuild=True, progress=False)
+            idx = open_index(s.paths.index_dir, s.index)
+            engine = SearchEngine(idx, get_embedder(s.embedding), s.retrieval)
+            recall = mrr = 0.0
+            for q in queries:
+                docs = list(dict.fromkeys(idx.store.chunks[h.row].doc_id
+                                          for h in engine.search(q["question"], k=30, retriever="dense")))[:10]
+                ranks = [i for i, d in enumerate(docs, 1) if d in q["relevant_passage_ids"]]
+                recall += bool(ranks)
+                mrr += 1 / ranks[0] if ranks else 0.0
+            rows.append({"backend": name, "passages": len(subset), "queries": len(queries),
+                         "build_s": round(report.seconds, 1), "recall@10": round(recall / len(queries), 4),
+                         "mrr@10": round(mrr / len(queries), 4)})
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--limit", type=int, default=1500, help="MedQuAD passages used for the timing runs")
     parser.add_argument("--index", type=Path, default=None, help="also report size/counts of this built index")
     parser.add_argument("--stats-only", action="store_true", help="only report the built index's size and counts")
     parser.add_argument("--backends", default="", help="comma list of encode backends to compare (torch,onnx,...)")
+    parser.add_argument("--quality", type=int, default=0, metavar="PAGES",
+                        help="dense retrieval quality per backend on this many MedQuAD pages (needs --backends)")
+    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     args = parser.parse_args()
     settings = Settings()
     out: dict = {}
@@ -111,8 +158,10 @@ def main() -> None:
         out["index"] = stats(args.index, settings)
     if not args.stats_only:
         out["pipeline_vs_raw"] = pipeline_vs_raw(args.limit, settings)
-    if args.backends:
+    if args.backends and not args.quality:
         out["backends"] = backends(args.limit, settings, args.backends.split(","))
+    if args.quality:
+        out["quality"] = retrieval_quality(args.quality, settings, args.backends.split(","), args.data)
     print(json.dumps(out, indent=2))
 
 

@@ -21,7 +21,8 @@ def tiny(tmp_path_factory, kit):
     """A default index over the tiny MedQuAD corpus, the data dir, and settings pointing at both."""
     root = tmp_path_factory.mktemp("evals-e2e")
     corpus_file = kit.write_jsonl(root / "corpus" / "medquad" / "passages.jsonl.gz", kit.corpus_documents())
-    settings = Settings(paths={"data_dir": root / "var", "index_dir": root / "index", "corpus_dir": root / "corpus"})
+    settings = Settings(paths={"data_dir": root / "var", "index_dir": root / "index", "corpus_dir": root / "corpus",
+                               "question_bank": root / "no-question-bank.jsonl.gz"})  # skip embedding 11k questions
     report = ingest([corpus_file], settings, progress=False)
     assert report.written and report.documents == 20
     return {"root": root, "settings": settings, "data": kit.make_data_dir(root / "data")}

@@ -180,8 +180,7 @@ def _remote(handler) -> "RemoteBackend":
 
     from evals.backends import RemoteBackend
 
-    client = httpx.Client(base_url="http://svc", transport=httpx.MockTransport(handler))
-    return RemoteBackend("http://svc", client=client, ready_timeout=0)
+    return RemoteBackend("http://svc", transport=httpx.MockTransport(handler), ready_timeout=0)
 
 
 def test_remote_backend_speaks_the_contract_and_reports_errors():
@@ -228,3 +227,33 @@ def test_remote_backend_not_ready_is_a_clear_error():
         _remote(lambda request: httpx.Response(503, json={"ready": False, "reason": "RuntimeError: index missing"}))
     with pytest.raises(EvalError, match="is not ready: HTTP 503 loading"):  # still loading after the wait
         _remote(lambda request: httpx.Response(503, json={"ready": False, "reason": "loading"}))
+
+
+def test_remote_backend_waits_out_rate_limits_and_sends_the_key(monkeypatch):
+    import httpx
+
+    from evals import backends
+    from evals.backends import RemoteBackend
+    from evals.errors import EvalError
+
+    sleeps: list[float] = []
+    monkeypatch.setattr(backends.time, "sleep", sleeps.append)
+    answers = iter([httpx.Response(429, headers={"Retry-After": "2"}, json={"detail": "rate limit"}),
+                    httpx.Response(503, json={"detail": "busy"}),
+                    httpx.Response(200, json={"passages": [{"doc_id": "a"}]})])
+    keys = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        keys.append(request.headers.get("authorization"))
+        if request.url.path == "/readyz":
+            return httpx.Response(200, json={"ready": True})
+        return next(answers)
+
+    backend = RemoteBackend("http://svc", api_key="k1", transport=httpx.MockTransport(handler))
+    assert backend.search("q", 3, "bm25").doc_ids == ["a"]
+    assert sleeps == [2.0, 1.0] and backend.waited_s == 3.0
+    assert set(keys) == {"Bearer k1"}
+    denied = RemoteBackend("http://svc", transport=httpx.MockTransport(
+        lambda r: httpx.Response(200, json={}) if r.url.path == "/readyz" else httpx.Response(401)))
+    with pytest.raises(EvalError, match="needs a query key"):
+        denied.search("q", 3, "bm25")
