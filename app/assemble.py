@@ -33,6 +33,7 @@ _ANAPHORA = re.compile(r"^(?:this|these|that|those|it|its|they|their|such|other|
 W_DENSE, W_LEX, W_RANK, W_FACET = 0.60, 0.30, 0.08, 0.06
 SUPPORT_SIM = 0.92  # a sentence this similar in another retrieved chunk also supports the statement
 DUPLICATE_SIM = 0.88  # a candidate this similar to a chosen statement is redundant
+SAME_TEXT_JACCARD = 0.85
 MIN_WORDS = 5
 MAX_PER_SECTION = 4
 
@@ -57,6 +58,7 @@ class _Unit:
     lexical: float
     facet: str | None
     position: int = 0  # sentence index within its chunk
+    tokens: frozenset[str] = frozenset()
     score: float = 0.0
     support: list[Candidate] = field(default_factory=list)
 
@@ -151,7 +153,7 @@ def assemble(
         with_title = toks | title_terms(cand.meta.title)
         lexical = 0.5 * (sum(w for t, w in query_weights.items() if t in toks)
                          + sum(w for t, w in query_weights.items() if t in with_title)) / total_weight
-        unit = _Unit(text, vec, cand, float(vec @ qvec), lexical, sentence_facet(text), position)
+        unit = _Unit(text, vec, cand, float(vec @ qvec), lexical, sentence_facet(text), position, frozenset(toks))
         unit.score = (
             W_DENSE * unit.dense + W_LEX * lexical + W_RANK / np.sqrt(cand.rank)
             + (W_FACET if q_facet and unit.facet == q_facet else 0.0)
@@ -185,8 +187,15 @@ def _mmr(units: list[_Unit], settings: AnswerSettings) -> list[_Unit]:
         else:
             pick = pool[0]
         chosen.append(pick)
-        pool = [u for u in pool if u is not pick and float(u.vector @ pick.vector) < DUPLICATE_SIM]
+        pool = [u for u in pool if u is not pick and float(u.vector @ pick.vector) < DUPLICATE_SIM
+                and not _same_text(u, pick)]
     return chosen
+
+
+def _same_text(a: _Unit, b: _Unit) -> bool:
+    """Near-identical wording (token Jaccard >= 0.85): the same sentence published on two pages."""
+    ta, tb = a.tokens, b.tokens
+    return bool(ta and tb) and len(ta & tb) / len(ta | tb) >= SAME_TEXT_JACCARD
 
 
 def _attach_support(chosen: list[_Unit], units: list[_Unit]) -> None:
@@ -194,7 +203,7 @@ def _attach_support(chosen: list[_Unit], units: list[_Unit]) -> None:
         c.support = [c.cand]
         for u in units:
             if u.cand.chunk.doc_id != c.cand.chunk.doc_id and u.cand not in c.support \
-                    and float(u.vector @ c.vector) >= SUPPORT_SIM:
+                    and (float(u.vector @ c.vector) >= SUPPORT_SIM or _same_text(u, c)):
                 c.support.append(u.cand)
         c.support = c.support[:3]
 

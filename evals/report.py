@@ -33,12 +33,14 @@ class RunHeader(BaseModel):
 
 
 def git_commit(repo: Path = REPO) -> str:
-    """``HEAD`` of the repository (read-only), or ``unknown``."""
+    """``HEAD`` of the repository, plus ``+uncommitted changes`` when tracked files differ (read-only git calls)."""
     try:
-        done = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
+        head = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(["git", "-C", str(repo), "diff", "--quiet", "HEAD", "--"], capture_output=True, timeout=30)
     except (OSError, subprocess.SubprocessError):
         return "unknown"
-    return done.stdout.strip() or "unknown"
+    commit = head.stdout.strip() or "unknown"
+    return f"{commit} +uncommitted changes" if commit != "unknown" and dirty.returncode == 1 else commit
 
 
 def _model_md(model: dict[str, Any]) -> str:

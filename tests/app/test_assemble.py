@@ -91,3 +91,12 @@ def test_normalise_and_trim():
     long = "Colchicine is used for gout, " * 30
     cut = trim(long, 120)
     assert len(cut) <= 121 and cut.endswith("…") and long.startswith(cut[:-1])
+
+
+def test_the_same_sentence_on_two_pages_is_one_statement_citing_both():
+    text = "Ultrasound exam: high-energy sound waves are bounced off internal tissues to make echoes."
+    a = _candidate(0, "wilms", [(text, _vec(1, 0.2))], parent="p1")
+    b = _candidate(1, "neuroblastoma", [(text, _vec(1, 0, 0.5))], parent="p2")  # title prefixes differ
+    out = assemble("ultrasound exam", Q, {"ultrasound": 1.0}, [a, b], tokenize, AnswerSettings())
+    statements = [out.bottom_line] + [s for sec in out.sections for s in sec.statements]
+    assert len(statements) == 1 and out.bottom_line.citations == [1, 2]
