@@ -77,7 +77,9 @@ class IndexSettings(_Section):
 class RetrievalSettings(_Section):
     candidates: int = Field(100, ge=1, le=1000, description="Candidates taken from each retriever before fusion.")
     rrf_k: float = Field(60.0, gt=0, description="Reciprocal-rank-fusion constant k.")
-    weight_bm25: float = Field(1.0, ge=0, description="RRF weight of the BM25 ranking.")
+    weight_bm25: float = Field(
+        0.5, ge=0, description="RRF weight of the BM25 ranking (0.5 chosen by the dev-set sweep in evals/RESULTS.md)."
+    )
     weight_dense: float = Field(1.0, ge=0, description="RRF weight of the dense ranking.")
     reranker_path: Path | None = Field(
         None, description="Local cross-encoder model directory; None disables reranking."
