@@ -18,7 +18,7 @@ from ingest.loaders import pdf as pdf_module
 from ingest.loaders.clean import normalize_text
 from ingest.loaders.pdf import join_lines
 
-TB_PDF = Path("/work/shared/data/guidelines-pdf/cdc-what-you-need-to-know-about-tb.pdf")
+TB_PDF = Path(__file__).resolve().parents[3] / "shared" / "data" / "guidelines-pdf" / "cdc-what-you-need-to-know-about-tb.pdf"
 
 
 def check_spans(doc: Document) -> None:
