@@ -135,6 +135,9 @@ def write_index(
             extra(tmp)
         _fsync_tree(tmp)
         with _locked(root):
+            previous = _current_or_none(root)
+            if previous:  # versions orphaned by builds killed between rename and prune: bounded, not piling up
+                _prune(root, previous, settings.keep_versions)
             version = root / f"v-{datetime.now(timezone.utc):%Y%m%dT%H%M%S%f}-{secrets.token_hex(2)}"
             os.rename(tmp, version)
             _fsync(root)

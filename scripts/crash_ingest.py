@@ -7,7 +7,8 @@ moment (half of the kills in the late, index-writing phase) and checks that
 * the index opens (``open_index``) and answers a search and a question (``AnswerPipeline``),
 * its document count is the previous one or the previous one + 1 (a finished build), never anything else,
 * ``.tmp-*`` build directories do not pile up (at most one from the killed process, removed by the next build) and
-  the number of version directories stays within ``keep_versions + 1``.
+  the number of version directories stays within ``keep_versions + 2`` (the current one, the kept ones, and at most
+  one orphan of a build killed between its rename and its prune, which the next build removes).
 
 Usage: ``python scripts/crash_ingest.py --kills 20 [--seed 1] [--workdir DIR]`` (prints a JSON report; exit 1 on
 any failed check). Runs on loopback-free local files only; CPU use is one ingest at a time.
@@ -133,7 +134,7 @@ def run(kills: int, workdir: Path, seed: int = 1, log=print) -> CrashReport:
             problem = f"{type(exc).__name__}: {exc}"
         if len(tmp_dirs) > 1:
             problem = f"{len(tmp_dirs)} temporary build directories left: {[p.name for p in tmp_dirs]}"
-        if len(versions) > settings.index.keep_versions + 1:
+        if len(versions) > settings.index.keep_versions + 2:
             problem = f"{len(versions)} version directories (keep_versions={settings.index.keep_versions})"
         if problem:
             report.failures.append(f"kill {k + 1} after {delay:.2f} s: {problem}")
