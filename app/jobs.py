@@ -18,6 +18,7 @@ import logging
 import os
 import queue
 import secrets
+import signal
 import subprocess
 import sys
 import tempfile
@@ -136,10 +137,21 @@ def _child_env() -> dict[str, str]:
     return env
 
 
+def _die_with_parent() -> None:
+    """In the child (Linux): receive SIGKILL when the server process dies, so no ingest outlives it."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
+    except (OSError, AttributeError):  # not Linux/glibc: the time limit still bounds the child
+        pass
+
+
 def _run_child(args: list[str], timeout: float, what: str) -> subprocess.CompletedProcess[str]:
     """Run ``python -m ingest.worker ARGS``; on timeout the child is killed and JobFailed raised."""
     proc = subprocess.Popen([sys.executable, "-m", "ingest.worker", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=_child_env(), cwd=REPO_ROOT)
+                            stderr=subprocess.PIPE, text=True, env=_child_env(), cwd=REPO_ROOT,
+                            preexec_fn=_die_with_parent)
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:

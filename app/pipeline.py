@@ -115,6 +115,12 @@ class AnswerPipeline:
 
     # ------------------------------------------------------------------ answer
     def answer(self, request: AnswerRequest) -> Answer:
+        """Answer ``request``; ValueError (a 400 over HTTP) when it breaks a configured limit."""
+        limits = self.settings.server
+        if len(request.question) > limits.max_question_chars:
+            raise ValueError(f"question is {len(request.question)} characters; the limit is {limits.max_question_chars}")
+        if len(request.turns) > limits.max_turns:
+            raise ValueError(f"{len(request.turns)} earlier turns; the limit is {limits.max_turns}")
         t0 = time.perf_counter()
         timings: dict[str, float] = {}
         resolved = resolve_followup(request.question, request.turns, self.embedder.encode)

@@ -63,3 +63,20 @@ def test_documents_health_ready(client):
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz")
     assert ready.status_code == 200 and ready.json()["ready"] is True
+
+
+def test_configured_limits_below_the_schema_caps_give_400(pipeline, small_settings):
+    strict = small_settings.model_copy(deep=True)
+    strict.server.max_question_chars = 40
+    strict.server.max_turns = 1
+    from app.pipeline import AnswerPipeline
+
+    strict_pipe = AnswerPipeline(pipeline.index, pipeline.embedder, strict, pipeline.bank)
+    with TestClient(create_app(strict, pipeline=strict_pipe)) as c:
+        long_q = c.post("/v1/answer", json={"question": "What are the symptoms and treatments of Wilms tumor?"})
+        assert long_q.status_code == 400 and "limit is 40" in long_q.text
+        turns = [{"question": "What is asthma?"}, {"question": "How is it treated?"}]
+        many = c.post("/v1/answer", json={"question": "And in children?", "turns": turns})
+        assert many.status_code == 400 and "limit is 1" in many.text
+        ok = c.post("/v1/answer", json={"question": "What is Wilms tumor?"})
+        assert ok.status_code == 200
