@@ -12,17 +12,14 @@ Fusion: ``score(d) = sum_r w_r / (rrf_k + rank_r(d))`` over the retrievers that 
 
 from __future__ import annotations
 
-import os
-import threading
 import time
-import weakref
-from collections import OrderedDict
 from dataclasses import dataclass, field, replace
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Collection, Mapping, Protocol, Sequence
+from typing import TYPE_CHECKING, Callable, Collection, Mapping, Protocol, Sequence
 
 import numpy as np
 
+from app.filters import RowMetadata, allowed_rows, row_metadata  # noqa: F401  (re-exported)
+from app.rerank import CrossEncoderReranker, RerankerNotFoundError, make_reranker  # noqa: F401  (re-exported)
 from app.schemas import Filters, Passage
 from index.models import DocType
 from index.settings import RetrievalSettings
@@ -31,7 +28,6 @@ if TYPE_CHECKING:
     from index.embedding import Embedder
     from index.lexical import BM25Index
     from index.storage import LoadedIndex
-    from index.store import ChunkStore
     from index.vectors import VectorStore
 
 RETRIEVERS = ("bm25", "dense", "hybrid", "hybrid+rerank")
@@ -40,10 +36,6 @@ RETRIEVERS = ("bm25", "dense", "hybrid", "hybrid+rerank")
 PREFER_ROW_BOOST = 0.25
 #: Same unit, for a passage of a preferred reference type (audience preference).
 PREFER_TYPE_BOOST = 0.15
-#: Distinct filter combinations whose allowed rows are kept per store.
-FILTER_CACHE_SIZE = 64
-_TYPES = list(DocType)
-_AUDIENCES = ["clinician", "patient"]
 
 
 @dataclass(frozen=True)
@@ -152,157 +144,6 @@ class HybridRetriever:
         return fused
 
 
-class RerankerNotFoundError(FileNotFoundError):
-    """``MEDCITE_RETRIEVAL__RERANKER_PATH`` does not point at a local cross-encoder directory."""
-
-
-class CrossEncoderReranker:
-    """Rescores (query, passage) pairs with a local ``sentence_transformers.CrossEncoder``, loaded on first use.
-
-    ``loader`` (path -> object with ``predict(pairs, batch_size=..., show_progress_bar=...)``) lets tests and
-    other backends plug in; the default never downloads (``HF_HUB_OFFLINE=1``, ``local_files_only=True``).
-    """
-
-    name = "cross-encoder"
-
-    def __init__(self, path: Path, *, batch_size: int = 32, device: str = "cpu",
-                 loader: Callable[[Path], Any] | None = None) -> None:
-        path = Path(path).expanduser()
-        if not path.is_dir():
-            raise RerankerNotFoundError(
-                f"reranker model directory {path} does not exist; set MEDCITE_RETRIEVAL__RERANKER_PATH to a local "
-                "cross-encoder directory, or unset it to disable reranking"
-            )
-        self.path, self.batch_size = path, batch_size
-        self._loader = loader or (lambda p: _load_cross_encoder(p, device))
-        self._model: Any = None
-        self._lock = threading.Lock()
-
-    def _get_model(self) -> Any:
-        with self._lock:
-            if self._model is None:
-                self._model = self._loader(self.path)
-        return self._model
-
-    def rerank(self, query: str, hits: list[Hit], texts: list[str]) -> list[Hit]:
-        if len(hits) != len(texts):
-            raise ValueError(f"rerank got {len(hits)} hits but {len(texts)} texts")
-        if not hits:
-            return []
-        pairs = [(query, text) for text in texts]
-        scores = np.asarray(self._get_model().predict(pairs, batch_size=self.batch_size, show_progress_bar=False),
-                            dtype=np.float64).reshape(-1)
-        order = sorted(range(len(hits)), key=lambda i: (-scores[i], i))
-        return [replace(hits[i], score=float(scores[i]), retriever=self.name) for i in order]
-
-
-def _load_cross_encoder(path: Path, device: str) -> Any:
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    os.environ["TRANSFORMERS_OFFLINE"] = "1"
-    from sentence_transformers import CrossEncoder
-
-    try:
-        return CrossEncoder(str(path), device=device, local_files_only=True)
-    except OSError as exc:
-        raise RerankerNotFoundError(
-            f"cannot load a cross-encoder from {path} (MEDCITE_RETRIEVAL__RERANKER_PATH): {exc}"
-        ) from exc
-
-
-def make_reranker(settings: RetrievalSettings) -> Reranker | None:
-    """The configured reranker, or ``None`` when ``settings.reranker_path`` is unset."""
-    return None if settings.reranker_path is None else CrossEncoderReranker(settings.reranker_path)
-
-
-class RowMetadata:
-    """Per-row metadata codes (numpy arrays) of a chunk store, so filters and boosts are vector operations."""
-
-    def __init__(self, store: ChunkStore) -> None:
-        metas = list(store.documents.values())
-        position = {m.doc_id: i for i, m in enumerate(metas)}
-        doc_of_row = np.fromiter((position[c.doc_id] for c in store.chunks), dtype=np.int64, count=len(store.chunks))
-        self.issuers = sorted({m.issuer for m in metas})
-        issuer_code = {name: i for i, name in enumerate(self.issuers)}
-
-        def per_row(values: list[float], dtype: Any) -> np.ndarray:
-            return np.asarray(values, dtype=dtype).reshape(-1)[doc_of_row] if metas else np.zeros(0, dtype)
-
-        self.issuer = per_row([issuer_code[m.issuer] for m in metas], np.int32)
-        self.type = per_row([_TYPES.index(m.type) for m in metas], np.int8)
-        self.audience = per_row([_AUDIENCES.index(m.audience) for m in metas], np.int8)
-        self.year = per_row([np.nan if m.year is None else m.year for m in metas], np.float64)
-        self._cache: OrderedDict[str, np.ndarray | None] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def __len__(self) -> int:
-        return len(self.type)
-
-    def allowed(self, filters: Filters | None) -> np.ndarray | None:
-        """Sorted allowed rows (read-only int64 array), or ``None`` when nothing is restricted (LRU-cached)."""
-        if filters is None:
-            return None
-        key = filters.model_dump_json()
-        with self._lock:
-            if key in self._cache:
-                self._cache.move_to_end(key)
-                return self._cache[key]
-        rows = self._compute(filters)
-        with self._lock:
-            self._cache[key] = rows
-            while len(self._cache) > FILTER_CACHE_SIZE:
-                self._cache.popitem(last=False)
-        return rows
-
-    def _compute(self, f: Filters) -> np.ndarray | None:
-        if f.year_min is not None and f.year_max is not None and f.year_min > f.year_max:
-            raise ValueError(f"filter year_min ({f.year_min}) is after year_max ({f.year_max})")
-        mask: np.ndarray | None = None
-
-        def restrict(part: np.ndarray) -> None:
-            nonlocal mask
-            mask = part if mask is None else mask & part
-
-        needles = [s.strip().lower() for s in f.issuer or [] if s.strip()]
-        if needles:
-            codes = [i for i, name in enumerate(self.issuers) if any(n in name.lower() for n in needles)]
-            restrict(np.isin(self.issuer, codes))
-        if f.type:
-            restrict(np.isin(self.type, [_TYPES.index(t) for t in f.type]))
-        if f.audience is not None:
-            restrict(self.audience == _AUDIENCES.index(f.audience))
-        if f.year_min is not None or f.year_max is not None:
-            with np.errstate(invalid="ignore"):  # NaN (undated) compares False: excluded
-                restrict((self.year >= (f.year_min or -np.inf)) & (self.year <= (f.year_max or np.inf)))
-        if mask is None:
-            return None
-        rows = np.flatnonzero(mask).astype(np.int64)
-        rows.setflags(write=False)
-        return rows
-
-
-_ROW_METADATA: weakref.WeakKeyDictionary[Any, RowMetadata] = weakref.WeakKeyDictionary()
-_ROW_METADATA_LOCK = threading.Lock()
-
-
-def row_metadata(store: ChunkStore) -> RowMetadata:
-    """The :class:`RowMetadata` of ``store``, built once and held as long as the store lives."""
-    with _ROW_METADATA_LOCK:
-        meta = _ROW_METADATA.get(store)
-        if meta is None:
-            meta = _ROW_METADATA[store] = RowMetadata(store)
-    return meta
-
-
-def allowed_rows(store: ChunkStore, filters: Filters | None) -> np.ndarray | None:
-    """Rows of ``store`` that pass ``filters`` (``None`` = no restriction).
-
-    Issuer: case-insensitive substring of any listed name; type: one of the listed types; audience: equal;
-    year range inclusive, undated sources excluded once a year bound is set. Empty lists do not restrict.
-    Metadata arrays and results are cached per store (held weakly) and per filter combination.
-    """
-    return None if filters is None else row_metadata(store).allowed(filters)
-
-
 class SearchEngine:
     """The retrieval facade used by the answer pipeline, the API and the evaluation harness (thread-safe)."""
 
@@ -366,7 +207,7 @@ class SearchEngine:
             return None
         unit = 1.0 / (self.settings.rrf_k + 1.0)
         preferred = np.fromiter(prefer_rows, dtype=np.int64)
-        type_codes = [_TYPES.index(DocType(t)) for t in prefer_types]
+        type_codes = [list(DocType).index(DocType(t)) for t in prefer_types]
 
         def boost(rows: np.ndarray) -> np.ndarray:
             extra = PREFER_ROW_BOOST * unit * np.isin(rows, preferred)
