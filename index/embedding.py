@@ -209,6 +209,8 @@ class Embedder:
     def _onnx_encoder(self) -> OnnxEncoder:
         with self._lock:
             if self._onnx is None:
+                os.environ["HF_HUB_OFFLINE"] = "1"  # the local export must never reach a hub either
+                os.environ["TRANSFORMERS_OFFLINE"] = "1"
                 self._onnx = OnnxEncoder(
                     self.model_path, self.settings.onnx_cache_dir, quantized=self.settings.backend == "onnx-int8",
                     fingerprint=model_fingerprint(self.model_path), max_seq_length=self.info.max_seq_length,
