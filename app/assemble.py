@@ -28,7 +28,12 @@ _BOILERPLATE = re.compile(
     re.I,
 )
 _TENTATIVE = re.compile(r"\b(?:being (?:studied|tested)|clinical trials?|may be (?:studied|tested)|research(?:ers)? (?:is|are))\b", re.I)
-_ANAPHORA = re.compile(r"^(?:this|these|that|those|it|its|they|their|such|other|another|both|either|also)\b", re.I)
+_ANAPHORA = re.compile(
+    r"^(?:this|these|that|those|it|its|they|their|such|other|another|both|either|also|otherwise|however|"
+    r"in addition|additionally|moreover|furthermore|therefore|thus|then|for example|for these reasons|"
+    r"in this case|in these cases|as a result)\b",
+    re.I,
+)
 # Weights of the relevance signals (dense similarity dominates; lexical coverage and retrieval rank break ties).
 W_DENSE, W_LEX, W_RANK, W_FACET = 0.60, 0.30, 0.08, 0.06
 SUPPORT_SIM = 0.92  # a sentence this similar in another retrieved chunk also supports the statement
@@ -238,14 +243,14 @@ def _sections(units: list[_Unit], q_facet: str | None, max_sections: int) -> lis
     for u in sorted(units, key=lambda u: -u.score):
         facets = [f for f in sentence_facets(u.text) if f != u.facet]
         for h in [heading(u.facet)] + [heading(f) for f in facets] + [heading(None)]:
-            if len(groups.get(h, [])) < MAX_PER_SECTION or h == heading(None):
+            if len(groups.get(h, [])) < MAX_PER_SECTION:
                 groups.setdefault(h, []).append(u)
-                break
+                break  # a statement no section has room for is dropped (the weakest, as units come best first)
     order = sorted(groups, key=lambda h: (h == heading(None), h != heading(q_facet) if q_facet else False,
                                           -max(u.score for u in groups[h])))
     if len(order) > max_sections:  # fold the weakest groups into one
         keep, spill = order[: max_sections - 1], order[max_sections - 1 :]
-        merged = [u for h in spill for u in groups[h]]
+        merged = sorted((u for h in spill for u in groups[h]), key=lambda u: -u.score)[:MAX_PER_SECTION]
         groups = {h: groups[h] for h in keep} | {heading(None): merged}
         order = keep + [heading(None)]
     return [(h, sorted(groups[h], key=lambda u: -u.score)) for h in order if groups[h]]

@@ -16,7 +16,8 @@ FACETS: dict[str, tuple[str, str, str]] = {
     "emergency": (
         "When to seek urgent care",
         r"\bemergenc|\burgent|\bwhen to (?:call|see)",
-        r"\bemergency\b|\bcall 911\b|\bseek (?:immediate|urgent)|\bright away\b",
+        r"\bcall 911\b|\bseek (?:immediate|urgent|emergency)|\bgo to (?:the|an) emergency|\bright away\b|"
+        r"\bemergency (?:care|help|treatment|medical)",
     ),
     "diagnosis": (
         "Diagnosis and tests",

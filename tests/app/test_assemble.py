@@ -100,3 +100,29 @@ def test_the_same_sentence_on_two_pages_is_one_statement_citing_both():
     out = assemble("ultrasound exam", Q, {"ultrasound": 1.0}, [a, b], tokenize, AnswerSettings())
     statements = [out.bottom_line] + [s for sec in out.sections for s in sec.statements]
     assert len(statements) == 1 and out.bottom_line.citations == [1, 2]
+
+
+def test_bottom_line_is_not_a_sentence_leaning_on_its_neighbour():
+    a = _candidate(0, "hands", [
+        ("Otherwise, alcohol-based hand rub is the preferred method for hand hygiene in clinics.", _vec(1, 0.05)),
+        ("Alcohol-based hand rub is preferred for hand hygiene in most clinical situations.", _vec(1, 0.25)),
+    ])
+    out = assemble("hand hygiene in clinics", Q, {"hand": 1.0, "hygien": 1.0}, [a], tokenize, AnswerSettings())
+    assert out.bottom_line.text.startswith("Alcohol-based")
+
+
+def test_sections_hold_at_most_four_statements():
+    words = ["colchicine", "allopurinol", "febuxostat", "probenecid", "ibuprofen", "naproxen", "prednisone",
+             "icepacks", "resting", "hydration", "cherries", "lowpurine"]
+    sentences = []
+    for i, word in enumerate(words):  # equally relevant, mutually distinct statements
+        v = np.zeros(8, dtype=np.float32)
+        v[0], v[1 + i % 7] = 1.0, 0.8 if i < 7 else -0.8
+        sentences.append((f"Gout patients sometimes benefit from {word} according to clinic {word} notes.",
+                          v / np.linalg.norm(v)))
+    out = assemble("gout", Q, {"gout": 1.0}, [_candidate(0, "gout", sentences)], tokenize,
+                   AnswerSettings(max_statements=12))
+    sizes = [len(sec.statements) for sec in out.sections]
+    assert max(sizes) == 4, "twelve equally relevant statements fill a section"
+    assert all(n <= 4 for n in sizes)
+    assert len(out.sections) <= AnswerSettings().max_sections
