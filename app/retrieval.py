@@ -117,8 +117,48 @@ def rrf_fuse(
     return [Hit(r, scores[r], label, sources[r]) for r in order]
 
 
+def convex_fuse(
+    rankings: Mapping[str, Sequence[Hit]],
+    weights: Mapping[str, float],
+    boost: Callable[[np.ndarray], np.ndarray] | None = None,
+    label: str = "hybrid",
+) -> list[Hit]:
+    """Convex combination of min-max normalised scores: ``sum_r w_r * (s_r - min_r) / (max_r - min_r)``.
+
+    A row missing from a ranking gets 0 from it. ``boost(rows)`` is added as is (callers scale it).
+
+    >>> a = [Hit(5, 9.0, "bm25", {"bm25": 1}), Hit(7, 3.0, "bm25", {"bm25": 2})]
+    >>> b = [Hit(7, 0.9, "dense", {"dense": 1}), Hit(5, 0.5, "dense", {"dense": 2})]
+    >>> [h.row for h in convex_fuse({"bm25": a, "dense": b}, {"bm25": 0.2, "dense": 0.8})]
+    [7, 5]
+    """
+    scores: dict[int, float] = {}
+    sources: dict[int, dict[str, int]] = {}
+    for name, hits in rankings.items():
+        if not hits:
+            continue
+        values = np.asarray([h.score for h in hits], dtype=np.float64)
+        low, span = float(values.min()), float(values.max() - values.min()) or 1.0
+        weight = weights.get(name, 1.0)
+        for rank, hit in enumerate(hits, 1):
+            scores[hit.row] = scores.get(hit.row, 0.0) + weight * (hit.score - low) / span
+            sources.setdefault(hit.row, {})[name] = rank
+    if boost is not None and scores:
+        rows = np.fromiter(scores, dtype=np.int64, count=len(scores))
+        for row, extra in zip(rows.tolist(), boost(rows).tolist(), strict=True):
+            scores[row] += extra
+    order = sorted(scores, key=lambda r: (-scores[r], min(sources[r].values()), r))
+    return [Hit(r, scores[r], label, sources[r]) for r in order]
+
+
+#: Convex fusion scores lie in [0, 1]: boosts given in RRF units (1/(rrf_k+1)) are rescaled so that a passage
+#: cited earlier gains ~0.075 and a preferred source type ~0.045 of the normalised score.
+CONVEX_BOOST_SCALE = 0.3
+
+
 class HybridRetriever:
-    """BM25 and dense rankings (``settings.candidates`` each) fused by weighted reciprocal rank."""
+    """BM25 and dense rankings (``settings.candidates`` each) fused by weighted reciprocal rank or by a convex
+    combination of normalised scores (``settings.fusion``)."""
 
     name = "hybrid"
 
@@ -132,6 +172,8 @@ class HybridRetriever:
         s = self.settings
         n = max(s.candidates, k)
         weights = {self.bm25.name: s.weight_bm25, self.dense.name: s.weight_dense}
+        if s.fusion == "convex":
+            weights = {self.bm25.name: 1.0 - s.convex_alpha, self.dense.name: s.convex_alpha}
         rankings: dict[str, list[Hit]] = {}
         for retriever in (self.bm25, self.dense):
             if weights[retriever.name] > 0:  # a zero-weight ranking cannot change the fused order: skip it
@@ -139,7 +181,12 @@ class HybridRetriever:
                 rankings[retriever.name] = retriever.retrieve(query, qvec, n, allowed)
                 _record(timings, retriever.name, t0)
         t0 = time.perf_counter()
-        fused = rrf_fuse(rankings, weights, s.rrf_k, boost, self.name)[:k]
+        if s.fusion == "convex":
+            scaled = None if boost is None else (lambda rows: boost(rows) * (s.rrf_k + 1.0) * CONVEX_BOOST_SCALE)
+            fused = convex_fuse(rankings, {self.bm25.name: 1.0 - s.convex_alpha, self.dense.name: s.convex_alpha},
+                                scaled, self.name)[:k]
+        else:
+            fused = rrf_fuse(rankings, weights, s.rrf_k, boost, self.name)[:k]
         _record(timings, "fusion", t0)
         return fused
 

@@ -76,9 +76,16 @@ class IndexSettings(_Section):
 
 class RetrievalSettings(_Section):
     candidates: int = Field(100, ge=1, le=1000, description="Candidates taken from each retriever before fusion.")
+    fusion: Literal["rrf", "convex"] = Field(
+        "convex", description="How BM25 and dense rankings are fused: reciprocal rank fusion, or a convex combination of "
+        "min-max normalised scores (see evals/RESULTS.md)."
+    )
+    convex_alpha: float = Field(
+        0.7, ge=0, le=1, description="Dense share of a convex fusion (BM25 gets 1 - alpha); 0.7 from the dev sweep."
+    )
     rrf_k: float = Field(60.0, gt=0, description="Reciprocal-rank-fusion constant k.")
     weight_bm25: float = Field(
-        0.5, ge=0, description="RRF weight of the BM25 ranking (0.5 chosen by the dev-set sweep in evals/RESULTS.md)."
+        0.5, ge=0, description="RRF weight of the BM25 ranking when fusion='rrf' (0.5 was best for RRF in the dev sweep)."
     )
     weight_dense: float = Field(1.0, ge=0, description="RRF weight of the dense ranking.")
     reranker_path: Path | None = Field(

@@ -147,7 +147,7 @@ def test_rrf_scores_follow_the_formula_and_break_ties_deterministically():
 def test_hybrid_uses_candidates_from_each_retriever_and_skips_zero_weight(engine_parts):
     index, _ = engine_parts
     hybrid = HybridRetriever(BM25Retriever(index.bm25), DenseRetriever(index.vectors),
-                             RetrievalSettings(candidates=5))
+                             RetrievalSettings(candidates=5, fusion="rrf"))
     timings: dict[str, float] = {}
     q = "How is Wilms tumor treated?"
     hits = hybrid.retrieve(q, hashed_vector(q), 3, None, timings=timings)
@@ -155,8 +155,21 @@ def test_hybrid_uses_candidates_from_each_retriever_and_skips_zero_weight(engine
     assert index.bm25.calls == [5] and index.vectors.calls == [5]
     assert set(timings) == {"bm25", "dense", "fusion"}
     bm25_only = HybridRetriever(BM25Retriever(index.bm25), DenseRetriever(index.vectors),
-                                RetrievalSettings(weight_dense=0))
+                                RetrievalSettings(weight_dense=0, fusion="rrf"))
     assert all(set(h.sources) == {"bm25"} for h in bm25_only.retrieve(q, None, 3, None))
+
+
+def test_convex_fusion_combines_normalised_scores_and_skips_a_zero_share(engine_parts):
+    index, _ = engine_parts
+    q = "How is Wilms tumor treated?"
+    both = HybridRetriever(BM25Retriever(index.bm25), DenseRetriever(index.vectors),
+                           RetrievalSettings(candidates=5, fusion="convex", convex_alpha=0.7))
+    hits = both.retrieve(q, hashed_vector(q), 3, None)
+    assert hits[0].row == 0 and set(hits[0].sources) == {"bm25", "dense"}
+    assert 0.0 <= hits[-1].score <= hits[0].score <= 1.0 + 1e-9
+    dense_only = HybridRetriever(BM25Retriever(index.bm25), DenseRetriever(index.vectors),
+                                 RetrievalSettings(fusion="convex", convex_alpha=1.0))
+    assert all(set(h.sources) == {"dense"} for h in dense_only.retrieve(q, hashed_vector(q), 3, None))
 
 
 def test_allowed_rows_filters(engine_parts):
@@ -205,7 +218,7 @@ def test_search_respects_filters(engine_parts):
 
 
 def test_preferences_reorder_candidates_but_never_add_rows(engine_parts):
-    engine = make_engine(engine_parts, rrf_k=60)
+    engine = make_engine(engine_parts, rrf_k=60, fusion="rrf")
     q = "symptoms"
     base = engine.search(q, k=6)
     rows = [h.row for h in base]
@@ -220,6 +233,17 @@ def test_preferences_reorder_candidates_but_never_add_rows(engine_parts):
         assert not {h.row for h in engine.search(q, k=6, prefer_rows=outside)} & set(outside)
     by_type = engine.search(q, k=2, prefer_types=[DocType.guideline])
     assert by_type[0].row == 3
+
+
+def test_convex_preferences_reorder_candidates_but_never_add_rows(engine_parts):
+    engine = make_engine(engine_parts, fusion="convex")
+    q = "symptoms"
+    base = engine.search(q, k=6)
+    rows = [h.row for h in base]
+    boosted = engine.search(q, k=6, prefer_rows=[rows[1]])
+    assert boosted[0].score >= base[0].score or boosted[0].row == rows[1]
+    assert next(h.score for h in boosted if h.row == rows[1]) > base[1].score
+    assert {h.row for h in boosted} == set(rows)
 
 
 class ReverseReranker:
