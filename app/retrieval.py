@@ -109,6 +109,12 @@ def rrf_fuse(
         for rank, hit in enumerate(hits, 1):
             scores[hit.row] = scores.get(hit.row, 0.0) + weight / (rrf_k + rank)
             sources.setdefault(hit.row, {})[name] = rank
+    return _boosted_order(scores, sources, boost, label)
+
+
+def _boosted_order(scores: dict[int, float], sources: dict[int, dict[str, int]],
+                   boost: Callable[[np.ndarray], np.ndarray] | None, label: str) -> list[Hit]:
+    """Add ``boost(rows)`` to fused scores, then order: score, best single-retriever rank, row."""
     if boost is not None and scores:
         rows = np.fromiter(scores, dtype=np.int64, count=len(scores))
         for row, extra in zip(rows.tolist(), boost(rows).tolist(), strict=True):
@@ -143,12 +149,7 @@ def convex_fuse(
         for rank, hit in enumerate(hits, 1):
             scores[hit.row] = scores.get(hit.row, 0.0) + weight * (hit.score - low) / span
             sources.setdefault(hit.row, {})[name] = rank
-    if boost is not None and scores:
-        rows = np.fromiter(scores, dtype=np.int64, count=len(scores))
-        for row, extra in zip(rows.tolist(), boost(rows).tolist(), strict=True):
-            scores[row] += extra
-    order = sorted(scores, key=lambda r: (-scores[r], min(sources[r].values()), r))
-    return [Hit(r, scores[r], label, sources[r]) for r in order]
+    return _boosted_order(scores, sources, boost, label)
 
 
 #: Convex fusion scores lie in [0, 1]: boosts given in RRF units (1/(rrf_k+1)) are rescaled so that a passage
