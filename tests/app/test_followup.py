@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import re
 
 import numpy as np
 import pytest
@@ -11,7 +9,7 @@ import pytest
 from app.followup import MAX_CARRIED_TERMS, resolve_followup
 from app.schemas import Turn
 
-DIM = 64
+from fake_vectors import DIM, hashed_vector
 
 
 class FakeEmbed:
@@ -22,11 +20,7 @@ class FakeEmbed:
 
     def __call__(self, texts: list[str]) -> np.ndarray:
         self.calls.append(list(texts))
-        out = np.zeros((len(texts), DIM), dtype=np.float32)
-        for i, text in enumerate(texts):
-            for word in re.findall(r"[a-z0-9]+", text.lower()):
-                out[i, int(hashlib.md5(word.encode()).hexdigest(), 16) % DIM] += 1.0
-        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
+        return np.stack([hashed_vector(t) for t in texts]) if texts else np.zeros((0, DIM), np.float32)
 
 
 WILMS = [

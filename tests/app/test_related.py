@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
-import re
 import threading
 from pathlib import Path
 from types import SimpleNamespace
@@ -15,14 +13,8 @@ import pytest
 
 from app.related import MAX_ASKED, QuestionBank, normalise_question, read_bank
 
-DIM = 64
-
-
-def hashed(text: str) -> np.ndarray:
-    vec = np.zeros(DIM, dtype=np.float32)
-    for word in re.findall(r"[a-z0-9]+", text.lower()):
-        vec[int(hashlib.md5(word.encode()).hexdigest(), 16) % DIM] += 1.0
-    return vec / max(float(np.linalg.norm(vec)), 1e-9)
+from fake_vectors import DIM
+from fake_vectors import hashed_vector as hashed
 
 
 class CountingEmbedder:

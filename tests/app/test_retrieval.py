@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 from pathlib import Path
 from types import SimpleNamespace
@@ -27,15 +26,7 @@ from app.schemas import Filters
 from index.models import Chunk, DocType, DocumentMeta, Sentence
 from index.settings import RetrievalSettings
 
-DIM = 64
-
-
-def hashed_vector(text: str) -> np.ndarray:
-    """Bag of words hashed into DIM dimensions, L2-normalised (deterministic across processes)."""
-    vec = np.zeros(DIM, dtype=np.float32)
-    for word in re.findall(r"[a-z0-9]+", text.lower()):
-        vec[int(hashlib.md5(word.encode()).hexdigest(), 16) % DIM] += 1.0
-    return vec / max(float(np.linalg.norm(vec)), 1e-9)
+from fake_vectors import hashed_vector  # noqa: E402  (tests/app is on sys.path)
 
 
 class FakeEmbedder:
