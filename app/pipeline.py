@@ -12,7 +12,6 @@ import threading
 import time
 from typing import Callable
 
-import numpy as np
 
 from app.assemble import Candidate, assemble
 from app.expand import expand_query
@@ -27,7 +26,7 @@ from index.contracts import ABSTENTION_TEXT, DISCLAIMERS, EMERGENCY_NOTICE
 from index.embedding import Embedder, get_embedder
 from index.lexical import BM25Index, tokenize
 from index.models import DocType
-from index.sentence_vectors import SentenceVectors
+from index.sentence_vectors import SentenceVectors, sentence_texts
 from index.settings import Settings
 from index.storage import LoadedIndex, open_index
 
@@ -200,7 +199,7 @@ class AnswerPipeline:
             vecs = self.sentences.for_row(row)
         else:  # index built without sentence vectors: embed this chunk's sentences now (slower)
             title = store.meta_of_row(row).title
-            vecs = self.embedder.encode([f"{title} -- {s.text}" for s in chunk.sentences])
+            vecs = self.embedder.encode(sentence_texts([chunk], [title]))
         return Candidate(row=row, rank=rank, chunk=chunk, meta=store.meta_of_row(row), sentence_vectors=vecs)
 
 

@@ -236,9 +236,6 @@ def _old_sentence_vectors(old: LoadedIndex, rows: np.ndarray, embedder: Embedder
 
 
 def _manifest(settings: Settings, embedder: Embedder, entries: dict[str, DocumentEntry], n_chunks: int) -> Manifest:
-    import hashlib
-
-    corpus = hashlib.sha256("".join(f"{d}\t{e.content_hash}\n" for d, e in sorted(entries.items())).encode()).hexdigest()
     return Manifest(
         format_version=INDEX_FORMAT_VERSION,
         created=datetime.now(timezone.utc),
@@ -248,5 +245,4 @@ def _manifest(settings: Settings, embedder: Embedder, entries: dict[str, Documen
         chunking=settings.chunking.model_dump() | {"chunk_vectors": settings.index.chunk_vectors},
         counts={"documents": len(entries), "chunks": n_chunks, "pages": sum(e.pages for e in entries.values())},
         documents=entries,
-        corpus_hash=corpus[:32],
     )
