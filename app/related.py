@@ -1,4 +1,7 @@
-"""Related questions: the nearest questions by meaning from a question bank plus questions asked before.
+"""Related questions: the nearest questions by meaning from a curated question bank.
+
+Only curated questions are ever offered. Questions users ask are never remembered or shown to anyone else: they can
+hold patient details (a follow-up conversation is carried by the client's own ``turns``, never by server memory).
 
 The bank is a JSON-lines file (optionally gzipped) of ``{"question", "focus", "qtype", "passage_ids"}``
 records. Its vectors are cached as ``.npy`` keyed by the model fingerprint and the file's sha256, so a bank
@@ -15,8 +18,6 @@ import hashlib
 import os
 import re
 import tempfile
-import threading
-from collections import deque
 from pathlib import Path
 from typing import TYPE_CHECKING, Collection, Iterator
 
@@ -28,8 +29,6 @@ if TYPE_CHECKING:
 
 #: Cosine above which two questions count as the same question reworded.
 NEAR_DUPLICATE = 0.95
-#: Questions asked before that are kept (in memory only).
-MAX_ASKED = 1000
 #: Nearest candidates sorted first, as a multiple of ``n``; the rest are sorted only if duplicates use them up.
 CANDIDATE_FACTOR = 8
 _SPACES = re.compile(r"\s+")
@@ -91,7 +90,7 @@ def _save_atomic(path: Path, array: np.ndarray) -> None:
 
 
 class QuestionBank:
-    """Bank questions with unit vectors, plus a bounded, thread-safe memory of questions asked."""
+    """Bank questions with unit vectors (read-only after loading, so safe to share between threads)."""
 
     def __init__(self, questions: list[BankQuestion], vectors: np.ndarray) -> None:
         if len(questions) != len(vectors):
@@ -99,9 +98,6 @@ class QuestionBank:
         self.questions = questions
         self.vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         self._texts = [q.question for q in questions]
-        self._bank_keys = {normalise_question(t) for t in self._texts}
-        self._asked: deque[tuple[str, np.ndarray]] = deque(maxlen=MAX_ASKED)
-        self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self.questions)
@@ -128,19 +124,6 @@ class QuestionBank:
             _save_atomic(cache, np.asarray(vectors, dtype=np.float32))
         return cls(questions, vectors)
 
-    def add_asked(self, question: str, qvec: np.ndarray) -> None:
-        """Remember a question asked before (not one of the bank's; a repeat moves to the newest place)."""
-        key = normalise_question(question)
-        if not key or key in self._bank_keys:
-            return
-        vec = np.asarray(qvec, dtype=np.float32).reshape(-1).copy()
-        with self._lock:
-            for i, (old, _v) in enumerate(self._asked):
-                if normalise_question(old) == key:
-                    del self._asked[i]
-                    break
-            self._asked.append((question.strip(), vec))
-
     def related(self, question: str, qvec: np.ndarray, n: int, exclude: Collection[str] = ()) -> list[str]:
         """Up to ``n`` questions nearest in meaning to ``question``, best first.
 
@@ -150,19 +133,13 @@ class QuestionBank:
         if n <= 0:
             return []
         qvec = np.asarray(qvec, dtype=np.float32).reshape(-1)
-        with self._lock:
-            asked = list(self._asked)
-        n_bank = len(self._texts)
-        texts = self._texts + [text for text, _v in asked] if asked else self._texts
+        texts = self._texts
         if not texts:
             return []
         if self.vectors.shape[1] != qvec.shape[0]:
             raise ValueError(f"query vector has {qvec.shape[0]} dimensions, the bank {self.vectors.shape[1]}")
-        asked_vectors = np.stack([v for _t, v in asked]) if asked else np.zeros((0, qvec.shape[0]), np.float32)
-        scores = np.concatenate([self.vectors @ qvec, asked_vectors @ qvec])
-
-        def vector(i: int) -> np.ndarray:
-            return self.vectors[i] if i < n_bank else asked_vectors[i - n_bank]
+        scores = self.vectors @ qvec
+        vector = self.vectors.__getitem__
 
         banned = {normalise_question(question), *(normalise_question(e) for e in exclude)}
         chosen: list[int] = []
