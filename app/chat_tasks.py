@@ -37,8 +37,15 @@ _PATTERNS: tuple[tuple[TaskKind, re.Pattern[str]], ...] = (
     ("title", re.compile(r"\d-\d[- ]word (?:title|phrase)|\btitle for (?:the|this) (?:chat|conversation|query)"
                          r"|\"title\"\s*:", re.I)),
 )
-_HISTORY = re.compile(r"<chat_history>(.*?)</chat_history>", re.S | re.I)
+#: History delimiters, found with literal searches: a prompt of many openers and no closer stays linear.
+_HISTORY_OPEN = re.compile(re.escape("<chat_history>"), re.I)
+_HISTORY_CLOSE = re.compile(re.escape("</chat_history>"), re.I)
 _TURN = re.compile(r"^(USER|ASSISTANT):[ \t]?", re.M)
+#: Only this much of a prompt's instruction part is searched for the task wording (real ones are < 2 KB).
+MAX_INSTRUCTION_CHARS = 8000
+#: History messages kept (the first and last ones) and characters kept of each.
+MAX_HISTORY_MESSAGES = 40
+MAX_HISTORY_MESSAGE_CHARS = 20000
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:['-][A-Za-z0-9]+)*")
 _RELATED = re.compile(r"^#+\s*Related questions\s*$(.*?)(?:^#+\s|^---\s*$|\Z)", re.M | re.S | re.I)
 #: Question filler that makes poor title words, on top of the stop words.
@@ -59,21 +66,40 @@ class BackgroundTask(NamedTuple):
 
 
 def detect_task(messages: list[Message]) -> BackgroundTask | None:
-    """Recognise a background prompt in the last user message; None for an ordinary question."""
+    """Recognise a background prompt in the last user message; None for an ordinary question.
+
+    Linear in the prompt's length whatever it holds (literal searches, bounded instruction part).
+    """
     users = [i for i, (role, _) in enumerate(messages) if role == "user"]
     if not users:
         return None
     prompt = messages[users[-1]][1]
-    found = _HISTORY.search(prompt) or _TURN.search(prompt)
-    instruction = prompt[: found.start()] if found else prompt
-    history_text = "" if not found else found.group(1) if found.re is _HISTORY else prompt[found.start():]
+    instruction, history_text = _split_prompt(prompt)
+    instruction = instruction[:MAX_INSTRUCTION_CHARS]
     for kind, pattern in _PATTERNS:
         if pattern.search(instruction):
             history = _parse_history(history_text) if history_text else []
             if not history:  # front-ends that send the conversation as messages, then the instruction
                 history = [m for m in messages[: users[-1]] if m[0] in ("user", "assistant")]
-            return BackgroundTask(kind, "json" in instruction.lower(), history)
+            return BackgroundTask(kind, "json" in instruction.lower(), _bounded(history))
     return None
+
+
+def _split_prompt(prompt: str) -> tuple[str, str]:
+    """(instruction, history text): the history is inside ``<chat_history>`` (to its close, or to the end), else it
+    starts at the first ``USER:``/``ASSISTANT:`` line; no history -> the whole prompt is the instruction.
+
+    >>> _split_prompt("Title this.\\n<chat_history>USER: hi</chat_history> thanks")
+    ('Title this.\\n', 'USER: hi')
+    >>> _split_prompt("x" + "<chat_history>" * 3)
+    ('x', '<chat_history><chat_history>')
+    """
+    opened = _HISTORY_OPEN.search(prompt)
+    if opened:
+        closed = _HISTORY_CLOSE.search(prompt, opened.end())
+        return prompt[: opened.start()], prompt[opened.end(): closed.start() if closed else len(prompt)]
+    turn = _TURN.search(prompt)
+    return (prompt[: turn.start()], prompt[turn.start():]) if turn else (prompt, "")
 
 
 def _parse_history(text: str) -> list[Message]:
@@ -84,6 +110,14 @@ def _parse_history(text: str) -> list[Message]:
         body = text[mark.end(): nxt.start() if nxt else len(text)].strip()
         out.append((mark.group(1).lower(), body))
     return out
+
+
+def _bounded(history: list[Message]) -> list[Message]:
+    """The first and last messages (at most MAX_HISTORY_MESSAGES), each cut to MAX_HISTORY_MESSAGE_CHARS."""
+    if len(history) > MAX_HISTORY_MESSAGES:
+        half = MAX_HISTORY_MESSAGES // 2
+        history = history[:half] + history[-half:]
+    return [(role, text[:MAX_HISTORY_MESSAGE_CHARS]) for role, text in history]
 
 
 def title_words(question: str, weigh: Callable[[str], dict[str, float]] | None = None,

@@ -38,6 +38,9 @@ PREFERRED_TYPES = {
 MIN_COVERAGE = 0.34
 #: Dense evidence above this is trusted even with low lexical coverage (paraphrased questions).
 STRONG_EVIDENCE = 0.62
+#: Unknown words offered to the spelling corrector per question (bounds the cost of a question full of names);
+#: further unknown words count as names the index never mentions.
+MAX_SPELLING_CHECKS = 24
 
 
 def query_weights(bm25: BM25Index, query: str) -> dict[str, float]:
@@ -66,12 +69,14 @@ def unknown_names(bm25: BM25Index, query: str, count_pieces: Callable[[str], int
     vocab = bm25.model.vocab_dict
     unknown: list[str] = []
     corrections: list[str] = []
+    checks = 0
     for word in dict.fromkeys(query.replace("-", " ").replace("/", " ").split()):
         clean = "".join(ch for ch in word if ch.isalpha())
         if len(clean) >= 5 and clean.isalpha():
             terms = tokenize(clean)
             if terms and all(t not in vocab for t in terms) and count_pieces(clean.lower()) > 1:
-                fixed = speller.correct(terms[0]) if speller else None
+                fixed = speller.correct(terms[0]) if speller and checks < MAX_SPELLING_CHECKS else None
+                checks += 1
                 if fixed:
                     corrections.append(fixed)
                 else:
@@ -159,7 +164,6 @@ class AnswerPipeline:
                 request.question, qvec, self.settings.answer.related_questions,
                 exclude=[request.question, *(turn.question for turn in request.turns)],
             )
-            self.bank.add_asked(request.question, qvec)
         timings["related"] = _ms(t)
         timings["total"] = _ms(t0)
         record_timings(timings)

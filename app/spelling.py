@@ -1,36 +1,36 @@
-"""Typo tolerance against the index vocabulary (symmetric-delete lookup, edit distance up to 2).
+"""Typo tolerance against the index vocabulary (optimal string alignment distance up to 2, via rapidfuzz).
 
 Consumer questions are full of misspellings ("diahrrea", "Beckwith-Wieddeman"). A misspelt word must not be
 mistaken for an unknown drug name (which makes medcite abstain), and its correction helps BM25 find the passage.
 
+Cost is bounded whatever the input: building groups the vocabulary by (first letter, length) in one pass;
+correcting a word compares it only with vocabulary words of the same first letter and a length within the allowed
+distance (C++ distance kernels), and words longer than :data:`MAX_WORD_LENGTH` -- a DNA sequence, a run of CJK
+characters -- are neither indexed nor corrected.
+
 >>> speller = Speller(["diarrhea", "wiedemann", "klippel", "asthma"])
 >>> speller.correct("diahrrea"), speller.correct("wieddeman"), speller.correct("zorblaxin")
 ('diarrhea', 'wiedemann', None)
+>>> speller.correct("a" * 2000) is None
+True
 """
 
 from __future__ import annotations
 
 from typing import Iterable
 
+import numpy as np
+from rapidfuzz.distance import OSA
+from rapidfuzz.process import cdist
+
 MIN_LENGTH = 5  # shorter words have too many neighbours to correct safely
+#: Longer words are never spelling candidates nor corrected (no real word is this long; see index.lexical).
+MAX_WORD_LENGTH = 40
 
 
-def _deletes(word: str) -> set[str]:
-    return {word[:i] + word[i + 1:] for i in range(len(word))}
-
-
-def _distance(a: str, b: str) -> int:
-    """Optimal string alignment distance (Damerau-Levenshtein with adjacent transpositions)."""
-    prev2: list[int] = []
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i] + [0] * len(b)
-        for j, cb in enumerate(b, 1):
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb))
-            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
-                cur[j] = min(cur[j], prev2[j - 2] + 1)
-        prev2, prev = prev, cur
-    return prev[-1]
+def max_edits(length: int) -> int:
+    """Edits allowed for a word of ``length`` letters: one under eight letters, two from eight on."""
+    return 1 if length < 8 else 2
 
 
 class Speller:
@@ -39,22 +39,30 @@ class Speller:
 
     def __init__(self, vocabulary: Iterable[str]) -> None:
         self.words: dict[str, int] = {}
-        self.index: dict[str, list[str]] = {}
+        self._buckets: dict[tuple[str, int], list[str]] = {}
         for word in vocabulary:
-            if len(word) < MIN_LENGTH - 1 or not word.isalpha() or word in self.words:
+            if not MIN_LENGTH - 1 <= len(word) <= MAX_WORD_LENGTH or not word.isalpha() or word in self.words:
                 continue
             self.words[word] = len(self.words)
-            for key in {word} | _deletes(word) | {d2 for d in _deletes(word) for d2 in _deletes(d)}:
-                self.index.setdefault(key, []).append(word)
+            self._buckets.setdefault((word[0], len(word)), []).append(word)
+
+    def __len__(self) -> int:
+        return len(self.words)
 
     def correct(self, word: str) -> str | None:
-        """The vocabulary word closest to ``word`` (None when ``word`` is known, too short or has no neighbour)."""
+        """The vocabulary word closest to ``word`` (None when ``word`` is known, too short or long, or has no
+        neighbour)."""
         word = word.lower()
-        if word in self.words or len(word) < MIN_LENGTH or not word.isalpha():
+        if word in self.words or not MIN_LENGTH <= len(word) <= MAX_WORD_LENGTH or not word.isalpha():
             return None
-        keys = {word} | _deletes(word) | {d2 for d in _deletes(word) for d2 in _deletes(d)}
-        candidates = {c for k in keys for c in self.index.get(k, ())}
-        best = min(((_distance(word, c), self.words[c], c) for c in candidates if c[0] == word[0]), default=None)
-        if best is None or best[0] > (1 if len(word) < 8 else 2):  # short names differ from real words by 2+ edits
+        limit = max_edits(len(word))
+        candidates = [c for n in range(len(word) - limit, len(word) + limit + 1)
+                      for c in self._buckets.get((word[0], n), ())]
+        if not candidates:
             return None
-        return best[2]
+        distances = cdist([word], candidates, scorer=OSA.distance, score_cutoff=limit, dtype=np.int32)[0]
+        close = np.flatnonzero(distances <= limit)
+        if len(close) == 0:
+            return None
+        best = min(close.tolist(), key=lambda i: (int(distances[i]), self.words[candidates[i]]))
+        return candidates[best]

@@ -11,7 +11,9 @@ Tokenizer rules (deterministic, lowercase):
   (``"beta-blockers"`` -> ``"beta-blocker", "beta", "blocker"``; ``"covid-19"`` -> ``"covid-19", "covid", "19"``);
 * possessive ``'s`` is dropped (``"Crohn's"`` -> ``"crohn"``);
 * English stop words (NLTK list from bm25s, minus single letters such as the ``d`` of "vitamin D") are removed;
-* alphabetic words are Snowball-stemmed (PyStemmer); tokens containing digits are never stemmed.
+* alphabetic words are Snowball-stemmed (PyStemmer); tokens containing digits are never stemmed;
+* terms longer than :data:`MAX_TERM_CHARS` (a DNA sequence, a run of CJK characters, a poisoned upload's 5 MB
+  "word") are dropped, so no document or question can put an unbounded term into the vocabulary or a query.
 
 >>> tokenize("Treatments: metformin 500mg for COVID-19 and BRCA1 carriers (2.5%)")
 ['treatment', 'metformin', '500mg', '500', 'mg', 'covid-19', 'covid', '19', 'brca1', 'carrier', '2.5']
@@ -35,6 +37,8 @@ from index.settings import IndexSettings
 #: Bump when tokenize() changes: a BM25 index built with another version is refused on load.
 TOKENIZER_VERSION = 1
 
+#: Longest term kept (the longest English medical words have about 45 letters).
+MAX_TERM_CHARS = 48
 STOP_WORDS = frozenset(w for w in STOPWORDS_EN_PLUS if len(w) > 1 or w in {"a", "i"})
 _HYPHENS = str.maketrans({"\u2010": "-", "\u2011": "-", "\u2019": "'", "\u00ad": None})
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
@@ -57,11 +61,12 @@ def tokenize(text: str) -> list[str]:
     out: list[str] = []
     for token in _TOKEN.findall(text):
         if "-" in token:
-            parts = [p for p in token.split("-") if p]
-            out.append("-".join(_stem_part(p, stemmer) for p in parts))
+            parts = [p for p in token.split("-") if p and len(p) <= MAX_TERM_CHARS]
+            if len(token) <= MAX_TERM_CHARS:
+                out.append("-".join(_stem_part(p, stemmer) for p in parts))
             for part in parts:
                 out.extend(_simple_terms(part, stemmer))
-        else:
+        elif len(token) <= MAX_TERM_CHARS:
             out.extend(_simple_terms(token, stemmer))
     return out
 

@@ -170,3 +170,27 @@ def test_assembler_any_candidates_give_consistent_citations(question, docs, seed
     for r in built.references:
         assert r.chunk_id in r.chunk_ids and set(r.chunk_ids) <= chunk_ids
     assert len(built.sections) <= AnswerSettings().max_sections
+
+
+@pytest.mark.slow
+def test_hostile_payloads_never_5xx(fuzz_app):
+    """The red-team inputs (quadratic-regex openers, 2,000-character CJK / DNA / one-letter tokens) through every
+    query route, each with a random bearer token, like ``scripts/abuse_bench.py`` does against a live server."""
+    import importlib.util
+    import secrets
+    import time
+    from pathlib import Path
+
+    from fastapi.testclient import TestClient
+
+    script = Path(__file__).resolve().parents[2] / "scripts" / "abuse_bench.py"
+    spec = importlib.util.spec_from_file_location("abuse_bench", script)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    with TestClient(fuzz_app, raise_server_exceptions=False) as client:
+        for name, path, body in bench.hostile_inputs(1024 * 1024):
+            t = time.perf_counter()
+            response = client.post(path, json=body, headers={"Authorization": f"Bearer {secrets.token_hex(8)}"})
+            assert response.status_code < 500, (name, response.status_code, response.text[:300])
+            assert time.perf_counter() - t < 5.0, name
+            FUZZ_CASES["cases"] += 1
