@@ -89,8 +89,11 @@ def serve(
     import uvicorn
 
     from app.api import create_app
+    from app.logs import configure_json_logging
+    from app.security import uvicorn_proxy_options
 
     settings = _settings(index)
+    configure_json_logging()  # one JSON line per request on stderr (no question text unless opted in)
     host = host or settings.server.host
     port = port or settings.server.port
     application = create_app(settings)
@@ -99,7 +102,7 @@ def serve(
         f"try: curl -s http://{host}:{port}/v1/answer -H 'content-type: application/json' "
         "-d '{\"question\": \"How is Wilms tumor diagnosed?\"}'"
     )
-    uvicorn.run(application, host=host, port=port, log_level="warning")
+    uvicorn.run(application, host=host, port=port, log_level="warning", **uvicorn_proxy_options(settings.security))
 
 
 @cli.command()

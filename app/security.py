@@ -1,10 +1,18 @@
 """Authentication, rate limiting, body-size limits, security headers and CORS.
 
-* Admin routes depend on :func:`admin_guard` -- ``Authorization: Bearer KEY`` with a key from
-  ``SecuritySettings.admin_keys`` (``MEDCITE_ADMIN_KEYS``): 401 without a key, 403 with a wrong one. Keys are
-  compared with :func:`hmac.compare_digest` against every configured key (no early exit).
+* Admin routes need ``Authorization: Bearer KEY`` with a key from ``SecuritySettings.admin_keys``
+  (``MEDCITE_ADMIN_KEYS``): 401 without a key, 403 with a wrong one. The check runs in :class:`GuardMiddleware`,
+  before any body is read (a 49 MB upload without a key is refused at once); :func:`admin_guard` repeats it as a
+  FastAPI dependency so the OpenAPI schema shows the scheme. Keys are compared with :func:`hmac.compare_digest`
+  against every configured key (no early exit).
 * Query routes (every other ``/v1/`` route) need a query or admin key only when ``query_keys`` is set.
-* A per-client token bucket (client = API key, else IP address) answers 429 with ``Retry-After``.
+* A per-client token bucket answers 429 with ``Retry-After``. The client is the *verified* identity: a valid key,
+  else the peer address. An unverified bearer token counts as its sender's address, so random tokens share one
+  bucket. Failed authentication (a wrong key on a keyed route) has its own, smaller bucket per address
+  (``auth_failures_per_minute``): once it is empty every keyed request from that address gets 429 without its
+  key being checked, so keys cannot be guessed at speed.
+* The peer address is the TCP peer; ``X-Forwarded-For`` is honoured only from ``trusted_proxies`` (uvicorn's
+  proxy-header handling is off otherwise, see :func:`uvicorn_proxy_options`).
 * Bodies larger than ``max_body_bytes`` (uploads: ``max_upload_bytes`` + form overhead) get 413, whether or not the
   client sent ``Content-Length``.
 * Every response carries security headers; CORS headers only for configured origins (default: same-origin only).
@@ -157,9 +165,17 @@ class TokenBucket:
                 self._buckets.popitem(last=False)
         return wait
 
+    def wait_time(self, client: str) -> float:
+        """Seconds until ``client`` could take a token (0.0 = now), without taking one."""
+        now = self.clock()
+        with self._lock:
+            tokens, last = self._buckets.get(client, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - last) * self.rate)
+        return 0.0 if tokens >= 1.0 else (1.0 - tokens) / self.rate
+
 
 class GuardMiddleware:
-    """Query-key check, rate limit and body-size limit for ``/v1/`` requests (pure ASGI, no body buffering)."""
+    """Keys, rate limits and the body-size limit for ``/v1/`` requests (pure ASGI, before any body is read)."""
 
     def __init__(self, app: ASGIApp, settings: SecuritySettings) -> None:
         self.app = app
@@ -168,6 +184,8 @@ class GuardMiddleware:
         self.admin_ring = KeyRing(settings.admin_keys)
         per_minute = settings.rate_limit_per_minute
         self.bucket = TokenBucket(per_minute, settings.rate_limit_burst) if per_minute else None
+        failures = settings.auth_failures_per_minute
+        self.failures = TokenBucket(failures, failures) if failures else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
@@ -176,18 +194,21 @@ class GuardMiddleware:
         headers = _headers(scope)
         token = bearer_token(headers)
         method, path = scope["method"], scope["path"]
+        peer = "ip:" + (scope.get("client") or ("unknown", 0))[0]
         admin = is_admin_route(method, path)
-        if self.query_ring and not admin and method != "OPTIONS":
-            if token is None:
-                await send_json(send, 401, {"detail": "an API key is required: send 'Authorization: Bearer KEY'"},
-                                {"www-authenticate": "Bearer"})
+        keyed = admin or (bool(self.query_ring) and method != "OPTIONS")
+        verified = False
+        if keyed:
+            denied = self._authenticate(admin, token, peer)
+            if denied is not None:
+                await send_json(send, *denied)
                 return
-            if not (self.query_ring.check(token) or self.admin_ring.check(token)):
-                await send_json(send, 403, {"detail": "the API key is not valid"})
-                return
+            verified = True
+        elif token is not None and (self.query_ring.check(token) or self.admin_ring.check(token)):
+            verified = True
         if self.bucket is not None:
-            client = "key:" + hashlib.sha256(token.encode()).hexdigest()[:16] if token else \
-                "ip:" + (scope.get("client") or ("unknown", 0))[0]
+            client = "key:" + hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()[:16] \
+                if verified and token else peer
             wait = self.bucket.take(client)
             if wait > 0:
                 await send_json(send, 429, {"detail": f"rate limit exceeded; retry in {math.ceil(wait)} s"},
@@ -201,6 +222,26 @@ class GuardMiddleware:
             await send_json(send, 413, {"detail": f"request body too large (limit {limit} bytes)"})
             return
         await _run_limited(self.app, scope, receive, send, limit)
+
+    def _authenticate(self, admin: bool, token: str | None,
+                      peer: str) -> tuple[int, dict[str, Any], dict[str, str]] | None:
+        """None when the key is good for this route, else (status, body, headers) of the refusal."""
+        if self.failures is not None:
+            locked = self.failures.wait_time(peer)
+            if locked > 0:
+                return 429, {"detail": f"too many failed authentication attempts; retry in {math.ceil(locked)} s"}, \
+                    {"retry-after": str(math.ceil(locked))}
+        what = "an admin API key" if admin else "an API key"
+        if token is None:
+            return 401, {"detail": f"{what} is required: send 'Authorization: Bearer KEY'"}, {"www-authenticate": "Bearer"}
+        if admin and not self.admin_ring:
+            return 403, {"detail": "the admin API is disabled: no admin keys are configured (set MEDCITE_ADMIN_KEYS)"}, {}
+        good = self.admin_ring.check(token) or (not admin and self.query_ring.check(token))
+        if good:
+            return None
+        if self.failures is not None:
+            self.failures.take(peer)
+        return 403, {"detail": "the API key is not valid for the admin API" if admin else "the API key is not valid"}, {}
 
 
 class BodyTooLarge(Exception):
@@ -263,6 +304,22 @@ class SecurityHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def uvicorn_proxy_options(settings: SecuritySettings) -> dict[str, Any]:
+    """uvicorn options for client addresses: ``X-Forwarded-For`` only from configured proxies.
+
+    uvicorn trusts the header from 127.0.0.1 by default, which lets any local client pick its identity (and its
+    rate-limit bucket); medcite turns that off unless ``trusted_proxies`` lists the proxy addresses.
+
+    >>> uvicorn_proxy_options(SecuritySettings(trusted_proxies=[]))
+    {'proxy_headers': False}
+    >>> uvicorn_proxy_options(SecuritySettings(trusted_proxies=["10.0.0.2"]))
+    {'proxy_headers': True, 'forwarded_allow_ips': '10.0.0.2'}
+    """
+    if not settings.trusted_proxies:
+        return {"proxy_headers": False}
+    return {"proxy_headers": True, "forwarded_allow_ips": ",".join(settings.trusted_proxies)}
 
 
 def install_security(app: FastAPI, settings: SecuritySettings) -> None:

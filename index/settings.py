@@ -139,9 +139,17 @@ class SecuritySettings(_Section):
         "endpoints are open (local use); admin keys are accepted too.",
     )
     rate_limit_per_minute: int = Field(
-        120, ge=0, description="Sustained requests per minute per client (API key, else IP) on /v1; 0 = no limit."
+        120, ge=0, description="Sustained requests per minute per client (verified API key, else IP) on /v1; 0 = no limit."
     )
     rate_limit_burst: int = Field(30, ge=1, description="Requests a client may send at once before the limit applies.")
+    auth_failures_per_minute: int = Field(
+        10, ge=0, description="Failed authentications (wrong keys) allowed per client address per minute before every "
+        "keyed request from it gets 429; 0 = no limit."
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list, description="Addresses of reverse proxies whose X-Forwarded-For header is believed "
+        "(JSON list, e.g. MEDCITE_SECURITY__TRUSTED_PROXIES='[\"127.0.0.1\"]'); empty = the TCP peer is the client."
+    )
     cors_origins: list[str] = Field(
         default_factory=list, description="Origins allowed by CORS; empty = same-origin only (no CORS headers)."
     )

@@ -163,3 +163,53 @@ def test_logs_are_structured_and_hide_questions_by_default(tmp_path, caplog, log
     assert "duration_ms" in line
     text = json.dumps(line)
     assert ("private question" in text) is log_questions
+
+
+def test_random_bearer_tokens_share_their_senders_bucket(tmp_path):
+    """An unverified token is not an identity: 200 random tokens used to get 200 buckets."""
+    client = make_client(tmp_path, rate_limit_per_minute=60, rate_limit_burst=3)
+    codes = [client.get("/v1/documents", headers={"Authorization": f"Bearer random-{i}"}).status_code
+             for i in range(6)]
+    assert codes[:3] == [503, 503, 503] and set(codes[3:]) == {429}
+    assert client.get("/v1/documents", headers=ADMIN).status_code == 503  # a verified key has its own bucket
+
+
+def test_failed_authentication_is_rate_limited(tmp_path):
+    """Wrong admin keys used to be answered 403 forever: unlimited guessing."""
+    client = make_client(tmp_path, auth_failures_per_minute=5)
+    codes = [client.post("/v1/reindex", headers={"Authorization": f"Bearer guess-{i}"}).status_code
+             for i in range(8)]
+    assert codes[:5] == [403] * 5 and set(codes[5:]) == {429}
+    locked = client.post("/v1/reindex", headers=ADMIN)  # even the right key waits: a lockout gives nothing away
+    assert locked.status_code == 429 and int(locked.headers["retry-after"]) >= 1
+    keyed = make_client(tmp_path, query_keys=["q-key"], auth_failures_per_minute=2)
+    codes = [keyed.post("/v1/answer", json={"question": "x"}, headers={"Authorization": "Bearer no"}).status_code
+             for _ in range(3)]
+    assert codes == [403, 403, 429]
+
+
+@pytest.mark.parametrize("headers, status", [({}, 401), ({"authorization": "Bearer wrong"}, 403)])
+def test_admin_key_is_checked_before_the_body_is_read(headers, status):
+    """A 49 MB upload without a key used to be read in full before the 401."""
+    import asyncio
+
+    from app.security import GuardMiddleware
+    from index.settings import SecuritySettings
+
+    async def app(scope, receive, send):  # pragma: no cover - must not be reached
+        raise AssertionError("the app ran without a valid admin key")
+
+    async def receive():
+        raise AssertionError("the body was read before the key was checked")
+
+    sent = []
+
+    async def send(message):
+        sent.append(message)
+
+    guard = GuardMiddleware(app, SecuritySettings(admin_keys=["k"]))
+    scope = {"type": "http", "method": "POST", "path": "/v1/documents", "client": ("10.0.0.9", 5),
+             "headers": [(k.encode(), v.encode()) for k, v in
+                         {**headers, "content-length": str(49 * 1024 * 1024)}.items()]}
+    asyncio.run(guard(scope, receive, send))
+    assert sent[0]["status"] == status
