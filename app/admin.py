@@ -12,20 +12,25 @@ directory; remove them from ``corpus/manifest.json`` instead.
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Callable, Literal, Protocol
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, UploadFile
 from pydantic import BaseModel, Field
 
-from app.jobs import FileError, Job, JobFailed, JobQueue, check_upload, run_ingest
+from app.escaping import safe_url
+from app.jobs import FileError, Job, JobFailed, JobQueue, check_upload, cleanup_job_tmp, run_ingest
 from app.pipeline import AnswerPipeline
 from app.uploads import UnsupportedUpload, UploadRecord, UploadStore, doc_id_for, upload_suffix
 from index.models import DocType
 from index.settings import Settings
-from index.storage import open_index
+from index.storage import IndexLoadError, open_index, set_current
 from app.security import admin_guard
+
+
+log = logging.getLogger("medcite.admin")
 
 
 class PipelineHolder(Protocol):
@@ -42,17 +47,85 @@ class JobAccepted(BaseModel):
 
 
 class Admin:
-    """The admin operations behind the routes (also usable without HTTP)."""
+    """The admin operations behind the routes (also usable without HTTP).
+
+    Jobs are persisted under ``<data_dir>/jobs``; :meth:`recover` (run at start-up) resumes the jobs a crash
+    interrupted, drops staged files no job will use, removes dead jobs' temporary directories and ingests
+    uploads that were stored but never made it into the index.
+    """
 
     def __init__(self, settings: Settings, state: PipelineHolder, jobs: JobQueue | None = None) -> None:
         self.settings = settings
         self.state = state
-        self.jobs = jobs or JobQueue()
+        self.jobs = jobs or JobQueue(store=settings.paths.data_dir / "jobs")
         self.uploads = UploadStore(settings.paths.data_dir / "uploads")
 
     def input_paths(self) -> list[Path]:
         corpus = self.settings.paths.corpus_dir
         return ([corpus] if corpus.is_dir() else []) + [self.uploads.ensure().root]
+
+    # ------------------------------------------------------------------ submitting
+    def submit_upload(self, staged: Path, record: UploadRecord) -> Job:
+        inputs = {"staged": staged.name, "record": record.model_dump(mode="json")}
+        return self.jobs.submit("upload", self.action("upload", inputs), doc_id=record.doc_id, inputs=inputs)
+
+    def submit_delete(self, record: UploadRecord) -> Job:
+        inputs = {"record": record.model_dump(mode="json")}
+        return self.jobs.submit("delete", self.action("delete", inputs), doc_id=record.doc_id, inputs=inputs)
+
+    def submit_reindex(self) -> Job:
+        return self.jobs.submit("reindex", self.reindex)
+
+    def action(self, kind: str, inputs: dict[str, Any]) -> Callable[[Job], None]:
+        """The job body for ``kind`` rebuilt from its persisted ``inputs``."""
+        if kind == "reindex":
+            return self.reindex
+        record = UploadRecord.model_validate(inputs["record"])
+        if kind == "delete":
+            return lambda job: self._delete(job, record)
+        return lambda job: self._upload(job, self.uploads.staging / inputs["staged"], record)
+
+    # ------------------------------------------------------------------ recovery after a crash
+    def recover(self) -> list[str]:
+        """Resume or fail the jobs a dead process left unfinished; returns the ids of the jobs now queued."""
+        self.uploads.ensure()
+        cleanup_job_tmp(self.settings.paths.data_dir)
+        resumed: list[str] = []
+        needed: set[str] = set()
+        for job, inputs in self.jobs.unfinished():
+            staged = inputs.get("staged")
+            if job.kind == "upload" and not (self.uploads.staging / str(staged)).is_file():
+                record = UploadRecord.model_validate(inputs["record"])
+                if (self.uploads.root / record.file).is_file():  # stored before the crash: finish its ingest
+                    job.resumed = True
+                    job.note("the upload was stored, ingesting it now")
+                    self.jobs.submit("upload", self.reindex, doc_id=job.doc_id, inputs=inputs, job=job)
+                    resumed.append(job.id)
+                else:
+                    self.jobs.fail_stored(job, "interrupted by a server restart before the file was stored; "
+                                               "upload it again")
+                continue
+            if staged:
+                needed.add(str(staged))
+            job.resumed = True
+            job.note("running it again")
+            self.jobs.submit(job.kind, self.action(job.kind, inputs), doc_id=job.doc_id, inputs=inputs, job=job)
+            resumed.append(job.id)
+        for path in self.uploads.staging.glob("*"):  # staged by a job that no longer exists
+            if path.name not in needed:
+                path.unlink(missing_ok=True)
+        if not resumed and self._uploads_missing_from_index():
+            job = self.submit_reindex()
+            resumed.append(job.id)
+            log.warning("stored uploads were missing from the index: reindex job %s", job.id)
+        return resumed
+
+    def _uploads_missing_from_index(self) -> bool:
+        store = getattr(getattr(self.state.pipeline, "index", None), "store", None)
+        documents = getattr(store, "documents", None)
+        if documents is None:
+            return False
+        return any(record.doc_id not in documents for record in self.uploads.records())
 
     # ------------------------------------------------------------------ job bodies
     def reindex(self, job: Job) -> None:
@@ -70,35 +143,43 @@ class Admin:
         job.note("index updated" if report.written else "index unchanged")
 
     def swap(self) -> None:
-        """Open the current index version and make it the served pipeline (one atomic assignment)."""
+        """Open the current index version and make it the served pipeline (one atomic assignment).
+
+        If the new version cannot be opened, ``CURRENT`` goes back to the version being served, so a restart
+        does not come up on an index that cannot load; the job fails with the reason.
+        """
         old = self.state.pipeline
-        if old is None:
-            new = AnswerPipeline.from_settings(self.settings)
-        else:
-            index = open_index(self.settings.paths.index_dir, self.settings.index, expect_model=old.embedder.info)
-            new = AnswerPipeline(index, old.embedder, old.settings, old.bank)
+        try:
+            if old is None:
+                new = AnswerPipeline.from_settings(self.settings)
+            else:
+                index = open_index(self.settings.paths.index_dir, self.settings.index, expect_model=old.embedder.info)
+                new = AnswerPipeline(index, old.embedder, old.settings, old.bank)
+        except Exception as exc:
+            if old is not None:
+                try:
+                    set_current(self.settings.paths.index_dir, old.index.path.name)
+                except IndexLoadError:
+                    log.error("could not restore CURRENT to %s", old.index.path.name)
+            log.error("the new index version failed to load; kept the previous one", exc_info=True)
+            raise JobFailed(f"the new index version failed to load ({type(exc).__name__}); the previous "
+                            "version stays current") from None
         self.state.pipeline, self.state.error = new, None
 
-    def upload_job(self, staged: Path, record: UploadRecord) -> Any:
-        def run(job: Job) -> None:
-            t = time.perf_counter()
-            result = check_upload(staged, record.metadata, self.settings)
-            job.timings_ms["parse_check"] = round((time.perf_counter() - t) * 1000, 1)
-            if not result.ok:
-                staged.unlink(missing_ok=True)
-                job.errors.append(FileError(file=record.original_name or record.file, reason=result.reason))
-                raise JobFailed(f"the file was rejected: {result.reason}")
-            self.uploads.commit(staged, record)
-            self.reindex(job)
+    def _upload(self, job: Job, staged: Path, record: UploadRecord) -> None:
+        t = time.perf_counter()
+        result = check_upload(staged, record.metadata, self.settings)
+        job.timings_ms["parse_check"] = round((time.perf_counter() - t) * 1000, 1)
+        if not result.ok:
+            staged.unlink(missing_ok=True)
+            job.errors.append(FileError(file=record.original_name or record.file, reason=result.reason))
+            raise JobFailed(f"the file was rejected: {result.reason}")
+        self.uploads.commit(staged, record)
+        self.reindex(job)
 
-        return run
-
-    def delete_job(self, record: UploadRecord) -> Any:
-        def run(job: Job) -> None:
-            self.uploads.remove(record)
-            self.reindex(job)
-
-        return run
+    def _delete(self, job: Job, record: UploadRecord) -> None:
+        self.uploads.remove(record)
+        self.reindex(job)
 
 
 def admin_router(settings: Settings, state: PipelineHolder, jobs: JobQueue | None = None) -> APIRouter:
@@ -124,6 +205,9 @@ def admin_router(settings: Settings, state: PipelineHolder, jobs: JobQueue | Non
         audience: Literal["clinician", "patient"] | None = Form(None, description="Intended readers."),
         url: str | None = Form(None, max_length=2000, pattern=r"^https?://\S+$", description="Canonical link."),
     ) -> JobAccepted:
+        if url is not None and url.strip() and safe_url(url.strip()) is None:
+            raise HTTPException(422, detail="url: not a plain http(s) URL (no spaces, quotes, angle brackets, "
+                                            "brackets or backslashes; a host is required)")
         limit = settings.security.max_upload_bytes
         data = await file.read(limit + 1)
         if len(data) > limit:
@@ -141,7 +225,7 @@ def admin_router(settings: Settings, state: PipelineHolder, jobs: JobQueue | Non
                                               for k, v in fields.items() if v not in (None, "")}}
         record = UploadRecord(doc_id=meta["doc_id"], sha256=sha, file=f"{sha}{suffix}",
                               original_name=(file.filename or "")[:255], size=len(data), metadata=meta)
-        job = admin.jobs.submit("upload", admin.upload_job(staged, record), doc_id=record.doc_id)
+        job = admin.submit_upload(staged, record)
         return accepted(job, record)
 
     @router.delete("/documents/{doc_id}", status_code=202, response_model=JobAccepted,
@@ -156,12 +240,12 @@ def admin_router(settings: Settings, state: PipelineHolder, jobs: JobQueue | Non
                                                 "uploaded documents can be deleted (remove it from the corpus "
                                                 "manifest and reindex instead)")
             raise HTTPException(404, detail=f"no uploaded document {doc_id!r}")
-        job = admin.jobs.submit("delete", admin.delete_job(record), doc_id=doc_id)
+        job = admin.submit_delete(record)
         return accepted(job, record)
 
     @router.post("/reindex", status_code=202, response_model=JobAccepted)
     def reindex() -> JobAccepted:
-        return accepted(admin.jobs.submit("reindex", admin.reindex))
+        return accepted(admin.submit_reindex())
 
     @router.get("/jobs/{job_id}", response_model=Job, responses={404: {"description": "Unknown job."}})
     def job_status(job_id: str) -> Job:

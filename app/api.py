@@ -9,12 +9,12 @@ from __future__ import annotations
 import logging
 import threading
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Callable
 
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, create_model
 
 from app.admin import install_admin
 from app.logs import RequestLogMiddleware
@@ -27,8 +27,13 @@ from index.settings import Settings
 log = logging.getLogger("medcite.api")
 
 
-class DocumentInfo(DocumentMeta):
-    chunks: int = Field(description="Chunks of this document in the index.")
+#: Metadata fields shown to clients: everything but where the server read the file from.
+PUBLIC_FIELDS = [name for name in DocumentMeta.model_fields if name != "source_path"]
+DocumentInfo = create_model(
+    "DocumentInfo", __doc__="A document of the index (its server-side file path is never shown).",
+    **{name: (DocumentMeta.model_fields[name].annotation, DocumentMeta.model_fields[name]) for name in PUBLIC_FIELDS},
+    chunks=(int, Field(description="Chunks of this document in the index.")),
+)
 
 
 class DocumentList(BaseModel):
@@ -46,13 +51,15 @@ class _State:
         self.error: str | None = None
 
 
-def _load(state: _State, settings: Settings) -> None:
+def _load(state: _State, settings: Settings, then: Callable[[], Any] | None = None) -> None:
     try:
         state.pipeline = AnswerPipeline.from_settings(settings)
         state.pipeline.answer(AnswerRequest(question="warm up the model"))  # first call pays lazy loads
-    except Exception as exc:  # reported by /readyz, not raised into the server loop
-        state.error = f"{type(exc).__name__}: {exc}"
-        log.error("index or model failed to load: %s", state.error)
+    except Exception as exc:  # reported by /readyz (without paths), not raised into the server loop
+        state.error = f"the index or model failed to load ({type(exc).__name__}); see the server log"
+        log.error("index or model failed to load: %s: %s", type(exc).__name__, exc)
+    if then is not None:
+        then()
 
 
 def create_app(settings: Settings, pipeline: AnswerPipeline | None = None) -> FastAPI:
@@ -62,8 +69,15 @@ def create_app(settings: Settings, pipeline: AnswerPipeline | None = None) -> Fa
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        def recover() -> None:  # resume jobs a crash interrupted, clean their temporary files
+            try:
+                app.state.admin.recover()
+            except Exception:  # a broken jobs directory must not keep the service from starting
+                log.exception("could not recover interrupted jobs")
         if state.pipeline is None:
-            threading.Thread(target=_load, args=(state, settings), daemon=True, name="medcite-load").start()
+            threading.Thread(target=_load, args=(state, settings, recover), daemon=True, name="medcite-load").start()
+        else:
+            recover()
         yield
 
     app = FastAPI(title="medcite", version="0.1.0", lifespan=lifespan,
@@ -125,7 +139,7 @@ def create_app(settings: Settings, pipeline: AnswerPipeline | None = None) -> Fa
             needle = q.lower()
             metas = [m for m in metas if needle in m.title.lower()]
         page = metas[offset: offset + limit]
-        docs = [DocumentInfo(**m.model_dump(), chunks=manifest.documents[m.doc_id].n_chunks
+        docs = [DocumentInfo(**m.model_dump(include=set(PUBLIC_FIELDS)), chunks=manifest.documents[m.doc_id].n_chunks
                              if m.doc_id in manifest.documents else 0) for m in page]
         return DocumentList(total=len(metas), offset=offset, documents=docs,
                             index={"model": manifest.model.name, "created": manifest.created.isoformat(),

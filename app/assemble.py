@@ -13,6 +13,7 @@ from typing import Callable, Mapping
 
 import numpy as np
 
+from app.escaping import safe_url
 from app.facets import heading, question_facet, sentence_facet, sentence_facets
 from app.schemas import Reference, Section, Statement
 from index.models import Chunk, DocType, DocumentMeta
@@ -286,7 +287,7 @@ def _reference(n: int, cands: list[Candidate]) -> Reference:
     section = " › ".join(p for p in first.section_path if p != meta.title)
     pages = sorted({p for c in cands for p in c.chunk.pages})
     return Reference(
-        n=n, type=meta.type, title=meta.title, issuer=meta.issuer, year=meta.year, url=meta.url,
+        n=n, type=meta.type, title=meta.title, issuer=meta.issuer, year=meta.year, url=safe_url(meta.url) or "",
         pages=pages, section=section, chunk_id=first.chunk_id, chunk_ids=[c.chunk.chunk_id for c in cands],
         doc_id=first.doc_id, passage=" … ".join(normalise_statement(c.chunk.text) for c in cands),
     )

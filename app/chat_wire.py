@@ -18,8 +18,9 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from app.escaping import reject_lone_surrogates
 from app.schemas import Filters
 from index.models import Audience
 
@@ -92,6 +93,11 @@ class ChatCompletionRequest(BaseModel):
     stop: str | list[str] | None = None
     user: str | None = None
     medcite: ChatOptions | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _valid_unicode(cls, data: object) -> object:
+        return reject_lone_surrogates(data)
 
     @field_validator("messages")
     @classmethod

@@ -1,32 +1,40 @@
 """Markdown rendering of an ``Answer``, shared by the CLI and the chat API.
 
 Layout: safety notice, bold bottom line, sections of bullets ending in [n], References (type label, title, issuer,
-year, pages, link), Related questions, disclaimer.
+year, pages, link), Related questions, disclaimer. Every piece of source text, metadata and user text is escaped
+(:func:`app.escaping.md_escape`) and links are strict http(s) URLs (:func:`app.escaping.safe_url`), so a document
+or a question cannot inject markup or a ``javascript:`` link into a client that renders Markdown with HTML on.
 """
 
 from __future__ import annotations
 
+from app.escaping import md_escape, safe_url
 from app.schemas import Answer, Reference, Statement
 from index.contracts import ABSTENTION_COVERED_PREFIX, format_citations
 
 
+def _inline(text: str) -> str:
+    """One line of escaped text: untrusted text can neither open markup nor start a new block."""
+    return md_escape(" ".join(text.split()))
+
+
 def _statement(st: Statement) -> str:
-    return f"{st.text} {format_citations(st.citations)}"
+    return f"{_inline(st.text)} {format_citations(st.citations)}"
 
 
 def render_reference(ref: Reference) -> str:
     """One reference line, e.g. ``1. *Guideline* — **Title**. CDC, 2022. p. 4. § Section. <url>``."""
-    parts = [f"{ref.n}. *{ref.type.value}* — **{ref.title}**."]
+    parts = [f"{ref.n}. *{ref.type.value}* — **{_inline(ref.title)}**."]
     who = ", ".join(str(x) for x in (ref.issuer, ref.year) if x)
     if who:
-        parts.append(f"{who}.")
+        parts.append(f"{_inline(who)}.")
     if ref.pages:
         pages = ref.pages
         parts.append(f"p. {pages[0]}." if len(pages) == 1 else f"pp. {pages[0]}–{pages[-1]}.")
     if ref.section:
-        parts.append(f"§ {ref.section}.")
-    if ref.url:
-        parts.append(f"<{ref.url}>")
+        parts.append(f"§ {_inline(ref.section)}.")
+    if url := safe_url(ref.url):
+        parts.append(f"<{url}>")
     return " ".join(parts)
 
 
@@ -35,13 +43,13 @@ def render_markdown(answer: Answer) -> str:
     if answer.safety_notice:
         out += [f"> ⚠️ **{answer.safety_notice}**", ""]
     if answer.abstained:
-        out += [f"**{answer.abstain_reason or 'No answer.'}**", ""]
+        out += [f"**{_inline(answer.abstain_reason or 'No answer.')}**", ""]
         if answer.covered_topics:
-            out += [f"{ABSTENTION_COVERED_PREFIX} " + "; ".join(answer.covered_topics) + ".", ""]
+            out += [f"{ABSTENTION_COVERED_PREFIX} " + "; ".join(map(md_escape, answer.covered_topics)) + ".", ""]
     elif answer.bottom_line:
-        out += [f"**{answer.bottom_line.text}** {format_citations(answer.bottom_line.citations)}", ""]
+        out += [f"**{_inline(answer.bottom_line.text)}** {format_citations(answer.bottom_line.citations)}", ""]
     for section in answer.sections:
-        out += [f"### {section.heading}", ""]
+        out += [f"### {_inline(section.heading)}", ""]
         out += [f"- {_statement(st)}" for st in section.statements]
         out.append("")
     if answer.references:
@@ -50,7 +58,7 @@ def render_markdown(answer: Answer) -> str:
         out.append("")
     if answer.related_questions:
         out += ["### Related questions", ""]
-        out += [f"- {q}" for q in answer.related_questions]
+        out += [f"- {_inline(q)}" for q in answer.related_questions]
         out.append("")
     out += ["---", f"*{answer.disclaimer}*"]
     return "\n".join(out)

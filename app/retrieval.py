@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Callable, Collection, Mapping, Protocol, Seque
 
 import numpy as np
 
+from app.escaping import safe_url
 from app.filters import RowMetadata, allowed_rows, row_metadata  # noqa: F401  (re-exported)
 from app.rerank import CrossEncoderReranker, RerankerNotFoundError, make_reranker  # noqa: F401  (re-exported)
 from app.schemas import Filters, Passage
@@ -275,7 +276,7 @@ class SearchEngine:
             out.append(Passage(
                 chunk_id=chunk.chunk_id, doc_id=chunk.doc_id, rank=rank, score=hit.score, retriever=hit.retriever,
                 sources=dict(hit.sources), text=chunk.text, title=meta.title, issuer=meta.issuer, type=meta.type,
-                year=meta.year, url=meta.url, pages=list(chunk.pages), section_path=list(chunk.section_path),
+                year=meta.year, url=safe_url(meta.url) or "", pages=list(chunk.pages), section_path=list(chunk.section_path),
             ))
         return out
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from app.escaping import reject_lone_surrogates
 from index.models import Audience, DocType
 
 RetrieverName = Literal["bm25", "dense", "hybrid", "hybrid+rerank"]
@@ -14,6 +15,11 @@ MAX_QUESTION_CHARS = 2000
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _valid_unicode(cls, data: object) -> object:
+        return reject_lone_surrogates(data)
 
 
 class Filters(_Strict):

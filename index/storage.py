@@ -221,6 +221,15 @@ def _read_current(root: Path) -> str:
     return name
 
 
+def set_current(root: Path, version: str) -> None:
+    """Point ``CURRENT`` at an existing version directory (e.g. back to the served one after a failed swap)."""
+    root = Path(root)
+    if not VERSION_RE.match(version) or not (root / version / "manifest.json").is_file():
+        raise IndexCorruptError(root, f"cannot make {version!r} current: it is not a complete version")
+    with _locked(root):
+        _replace_current(root, version)
+
+
 def _current_or_none(root: Path) -> str | None:
     try:
         return _read_current(root)

@@ -33,9 +33,13 @@ class CheckResult(BaseModel):
 
 def check_file(path: Path, max_pages: int, max_chars: int, meta: dict | None = None) -> CheckResult:
     """Load ``path`` as ingestion would; a LoadError or a limit becomes ``ok=False`` with the reason."""
-    from ingest.loaders import LoadError, load_path
+    from ingest.loaders import LoadError, load_path, sniff_format
+    from ingest.loaders.pdf import pdf_page_count
 
     try:
+        if sniff_format(path) == "pdf" and (pages := pdf_page_count(path)) > max_pages:  # before any extraction
+            return CheckResult(ok=False, reason=f"{pages} pages; the limit is {max_pages} "
+                                                "(MEDCITE_SECURITY__MAX_PDF_PAGES)", pages=pages)
         docs = load_path(path, meta or None)
     except LoadError as exc:
         return CheckResult(ok=False, reason=exc.reason)

@@ -10,8 +10,13 @@ moment (half of the kills in the late, index-writing phase) and checks that
   the number of version directories stays within ``keep_versions + 2`` (the current one, the kept ones, and at most
   one orphan of a build killed between its rename and its prune, which the next build removes).
 
-Usage: ``python scripts/crash_ingest.py --kills 20 [--seed 1] [--workdir DIR]`` (prints a JSON report; exit 1 on
-any failed check). Runs on loopback-free local files only; CPU use is one ingest at a time.
+With ``--upload-kills N`` it also SIGKILLs a real ``medcite serve`` (loopback) N times while an uploaded document's
+job is running, restarts it and checks that the job is still known (never a 404), is resumed and finishes ``done``
+with the document in the index (or ``failed`` with a reason), and that no staged file or ``medcite-job-*``
+temporary directory is left behind.
+
+Usage: ``python scripts/crash_ingest.py --kills 20 [--upload-kills 8] [--seed 1] [--workdir DIR]`` (prints a JSON
+report; exit 1 on any failed check). Runs on local files and loopback only; CPU use is one ingest at a time.
 """
 
 from __future__ import annotations
@@ -34,6 +39,16 @@ from pydantic import BaseModel, Field  # noqa: E402
 
 TOPICS = ["gout", "asthma", "anaemia", "migraine", "eczema", "psoriasis", "angina", "sepsis", "rickets", "scabies",
           "tetanus", "rabies", "malaria", "measles", "mumps", "rubella", "cholera", "typhoid", "leprosy", "yaws"]
+
+
+class UploadCrashReport(BaseModel):
+    kills: int = 0
+    killed_while_running: int = 0
+    resumed_done: int = 0
+    failed_with_reason: int = 0
+    checks_passed: int = 0
+    failures: list[str] = Field(default_factory=list)
+    seconds: float = 0.0
 
 
 class CrashReport(BaseModel):
@@ -150,16 +165,124 @@ def run(kills: int, workdir: Path, seed: int = 1, log=print) -> CrashReport:
     return report
 
 
+ADMIN_KEY = "crash-admin-key"
+
+
+def _serve(workdir: Path, port: int) -> subprocess.Popen:
+    env = dict(_child_env(), MEDCITE_PATHS__INDEX_DIR=str(workdir / "index"),
+               MEDCITE_PATHS__DATA_DIR=str(workdir / "var"), MEDCITE_PATHS__CORPUS_DIR=str(workdir / "corpus"),
+               MEDCITE_PATHS__QUESTION_BANK=str(workdir / "no-bank.jsonl"), MEDCITE_ADMIN_KEYS=ADMIN_KEY,
+               MEDCITE_SECURITY__RATE_LIMIT_PER_MINUTE="0")
+    log = open(workdir / "serve.log", "ab")  # noqa: SIM115 - lives as long as the server
+    return subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port)], cwd=REPO, env=env,
+                            stdout=log, stderr=log)
+
+
+def _wait_ready(url: str, timeout: float = 180.0) -> bool:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    return False
+
+
+def run_uploads(kills: int, workdir: Path, seed: int = 1, log=print) -> UploadCrashReport:
+    """Kill the server during upload jobs; after each restart the job must be resumed or failed visibly."""
+    import socket
+
+    import httpx
+
+    rng = random.Random(seed + 1000)
+    report = UploadCrashReport()
+    t_start = time.perf_counter()
+    headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    proc = _serve(workdir, port)
+    try:
+        if not _wait_ready(url):
+            report.failures.append("the server did not start")
+            return report
+        for k in range(kills):
+            text = _doc(1000 + k).replace("note", f"upload {k} note")
+            r = httpx.post(f"{url}/v1/documents", headers=headers, files={"file": (f"u{k}.md", text.encode())})
+            if r.status_code != 202:
+                report.failures.append(f"upload {k}: HTTP {r.status_code} {r.text[:200]}")
+                continue
+            job_id = r.json()["job_id"]
+            time.sleep(rng.uniform(0.5, 12.0))
+            running = httpx.get(f"{url}/v1/jobs/{job_id}", headers=headers).json().get("status") in ("queued", "running")
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+            report.kills += 1
+            report.killed_while_running += running
+            proc = _serve(workdir, port)
+            problem = None
+            if not _wait_ready(url):
+                problem = "the server did not become ready after the kill"
+            else:
+                deadline = time.monotonic() + 300
+                job: dict = {}
+                while time.monotonic() < deadline:
+                    got = httpx.get(f"{url}/v1/jobs/{job_id}", headers=headers)
+                    if got.status_code != 200:
+                        problem = f"job {job_id} answered HTTP {got.status_code} after the restart"
+                        break
+                    job = got.json()
+                    if job["status"] in ("done", "failed"):
+                        break
+                    time.sleep(0.5)
+                if problem is None and job.get("status") == "done":
+                    report.resumed_done += 1
+                    hits = httpx.post(f"{url}/v1/search", json={"query": f"upload {k} note", "top_k": 3}).json()
+                    if not any(p["title"].lower().endswith(f"upload {k} note {1000 + k}") for p in hits["passages"]):
+                        problem = f"job {job_id} is done but the uploaded document is not searchable"
+                elif problem is None and job.get("status") == "failed" and job.get("message"):
+                    report.failed_with_reason += 1
+                elif problem is None:
+                    problem = f"job {job_id} did not finish: {job}"
+                staging = workdir / "var" / "uploads" / ".staging"
+                leftovers = [p.name for p in staging.glob("*")] if staging.is_dir() else []
+                tmp = [p.name for p in (workdir / "var" / "tmp").glob("medcite-job-*")]
+                if problem is None and (leftovers or tmp):
+                    problem = f"left behind: staged {leftovers}, temporary {tmp}"
+            if problem:
+                report.failures.append(f"upload kill {k + 1}: {problem}")
+            else:
+                report.checks_passed += 1
+            log(f"upload kill {k + 1:>3}/{kills} ({'during the job' if running else 'after it'}): {problem or 'ok'}")
+    finally:
+        proc.kill()
+        proc.wait()
+    report.seconds = round(time.perf_counter() - t_start, 1)
+    return report
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--kills", type=int, default=20)
+    parser.add_argument("--upload-kills", type=int, default=0, help="also kill a live server during upload jobs")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workdir", type=Path, default=None, help="default: a fresh temporary directory")
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="medcite-crash-"))
     report = run(args.kills, workdir, args.seed)
-    print(report.model_dump_json(indent=1))
-    return 1 if report.failures else 0
+    out = {"ingest_kills": report.model_dump()}
+    failed = bool(report.failures)
+    if args.upload_kills:
+        uploads = run_uploads(args.upload_kills, workdir, args.seed)
+        out["upload_kills"] = uploads.model_dump()
+        failed = failed or bool(uploads.failures)
+    print(json.dumps(out, indent=1))
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -128,3 +128,25 @@ def test_cli_ingests_good_files_and_names_every_bad_one(tmp_path):
     assert not {"corrupt", "truncated", "encrypted", "empty", "image-named", "elf-binary", "nul-bytes"} & ids
     texts = " ".join(c.text for c in index.store.chunks)
     assert "Fièvre" in texts and "alert(" not in texts and "Hand washing" in texts
+
+
+def test_page_limit_applies_before_any_text_is_extracted(tmp_path, monkeypatch):
+    """A 100,000-page PDF used to be parsed in full (86 s) before the page limit applied."""
+    from pypdf import PdfWriter
+
+    import ingest.loaders.pdf as pdf_loader
+    from ingest.worker import check_file
+
+    writer = PdfWriter()
+    for _ in range(300):
+        writer.add_blank_page(width=100, height=100)
+    path = tmp_path / "many-pages.pdf"
+    with path.open("wb") as fh:
+        writer.write(fh)
+
+    def no_extraction(*args, **kwargs):
+        raise AssertionError("text was extracted before the page limit was checked")
+
+    monkeypatch.setattr(pdf_loader, "_extract_pages", no_extraction)
+    result = check_file(path, max_pages=50, max_chars=5_000_000)
+    assert not result.ok and "300 pages; the limit is 50" in result.reason
