@@ -46,10 +46,16 @@ class UploadRecord(BaseModel):
 
 
 def upload_suffix(data: bytes, filename: str | None, content_type: str | None) -> str:
-    """The stored extension, from the content (PDF), else the client's extension, else the content type."""
+    """The stored extension, from the content (PDF), else the client's extension, else the content type.
+
+    Content that starts with ``%PDF-`` (after white space, a BOM or binary junk) is a PDF; a text file that
+    only mentions ``%PDF-`` keeps its own extension.
+    """
+    from ingest.loaders.sniff import starts_like_pdf  # same rule as the ingest sniffer
+
     if data[:2] == b"\x1f\x8b":
         raise UnsupportedUpload("compressed (gzip) uploads are not accepted; upload the document itself")
-    if b"%PDF-" in data[:1024]:
+    if starts_like_pdf(data[:1024]):
         return ".pdf"
     suffix = os.path.splitext(filename or "")[1].lower()
     if suffix in SUFFIXES:

@@ -1,8 +1,15 @@
 """Decide a file's format from its content first and its extension second; reject what no loader can read.
 
-Content wins where it is unambiguous (``%PDF-`` anywhere in the first KiB, ``<!DOCTYPE html>``/``<html>``),
-the extension decides between text flavours, and gzip files are judged by their decompressed content and
-inner extension (``x.jsonl.gz`` is JSONL).
+Content wins where it is unambiguous (a file that starts with ``%PDF-``, ``<!DOCTYPE html>``/``<html>``,
+``<?xml``/``<Version>``), the extension decides between text flavours, and gzip files are judged by their
+decompressed content and inner extension (``x.jsonl.gz`` is JSONL, ``x.xml.gz`` XML).
+
+>>> starts_like_pdf(b"%PDF-1.7"), starts_like_pdf(b"\\xef\\xbb\\xbf \\n%PDF-1.4")
+(True, True)
+>>> starts_like_pdf(b"\\x00\\x07junk%PDF-1.4")
+True
+>>> starts_like_pdf(b"# Notes\\nA PDF file starts with %PDF-1.7 ...")
+False
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ from typing import BinaryIO, Literal
 from ingest.loaders.decode import bom_encoding, utf16_without_bom
 from ingest.loaders.errors import LoadError
 
-Format = Literal["pdf", "html", "markdown", "text", "jsonl"]
+Format = Literal["pdf", "html", "markdown", "text", "jsonl", "xml"]
 
 _HEAD_BYTES = 65536
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -28,6 +35,7 @@ _EXTENSIONS: dict[str, Format] = {
     **dict.fromkeys((".md", ".markdown", ".mdown", ".mkd", ".mkdn"), "markdown"),
     **dict.fromkeys((".jsonl", ".ndjson"), "jsonl"),
     **dict.fromkeys((".txt", ".text"), "text"),
+    ".xml": "xml",
 }  # type: ignore[dict-item]
 # Signatures of binary formats we do not read, with the reason shown to the user.
 _MAGIC: tuple[tuple[bytes, str], ...] = (
@@ -53,6 +61,10 @@ _HTML_STRONG = re.compile(
     r"^\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html[\s>])", re.IGNORECASE | re.DOTALL
 )
 _HTML_TAG = re.compile(r"<(?:html|head|body|title|meta|div|p|h[1-6]|table|ul|ol|section|article|span|a)[\s>/]", re.I)
+_XML_START = re.compile(r"^\s*(?:<\?xml[\s?]|<Version[\s>])")
+_PDF_MAGIC = b"%PDF-"
+#: Bytes that never occur in text: a prefix containing one is junk (a download wrapper), not prose.
+_JUNK_BYTES = frozenset(range(32)) - frozenset(b"\t\n\r\x0c") | {0x7F}
 _MD_HINT = re.compile(r"^(?:#{1,6}[ \t]+\S|\S.*\n(?:=+|-+)[ \t]*$)", re.MULTILINE)
 
 
@@ -84,6 +96,22 @@ def read_bytes(path: Path) -> bytes:
             return fh.read()
         except (OSError, EOFError, zlib.error) as exc:
             raise LoadError(path, f"corrupt gzip stream ({exc})") from None
+
+
+def starts_like_pdf(head: bytes) -> bool:
+    """A PDF header in the first KiB with nothing but white space, a BOM or binary junk before it.
+
+    A text file that merely mentions ``%PDF-`` (notes about PDFs) is not a PDF: the bytes before the marker
+    are printable text there.
+    """
+    at = head.find(_PDF_MAGIC, 0, 1024)
+    if at < 0:
+        return False
+    prefix = head[:at]
+    if prefix.startswith(codecs.BOM_UTF8):
+        prefix = prefix[len(codecs.BOM_UTF8) :]
+    prefix = prefix.strip(_WHITESPACE)
+    return not prefix or any(b in _JUNK_BYTES for b in prefix)
 
 
 def _read_head(path: Path) -> tuple[bytes, bool]:
@@ -147,7 +175,7 @@ def _looks_like_html(text: str) -> bool:
 
 
 def sniff_format(path: Path) -> Format:
-    """'pdf' | 'html' | 'markdown' | 'text' | 'jsonl' for ``path``, or LoadError naming why it cannot be read.
+    """'pdf' | 'html' | 'markdown' | 'text' | 'jsonl' | 'xml' for ``path``, or LoadError naming why it cannot be read.
 
     Empty (0-byte or whitespace-only), binary (images, archives, executables) and files named ``.pdf`` that
     lack a ``%PDF-`` header are rejected.
@@ -157,7 +185,7 @@ def sniff_format(path: Path) -> Format:
         raise LoadError(path, "is a directory, not a file")
     head, complete = _read_head(path)
     _check_not_blank(path, head, complete)
-    if b"%PDF-" in head[:1024]:
+    if starts_like_pdf(head):
         return "pdf"
     for magic, what in _MAGIC:
         if head.startswith(magic):
@@ -169,8 +197,10 @@ def sniff_format(path: Path) -> Format:
     if _HTML_STRONG.match(text):
         return "html"
     by_ext = _EXTENSIONS.get(suffix)
-    if by_ext in ("html", "markdown", "jsonl"):
+    if by_ext in ("html", "markdown", "jsonl", "xml"):
         return by_ext
+    if _XML_START.match(text):
+        return "xml"
     if _looks_like_html(text):
         return "html"
     if by_ext == "text":
