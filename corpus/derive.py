@@ -5,16 +5,21 @@ Writes, relative to this folder (``corpus/``):
 * ``medquad/passages.jsonl.gz``: every MedQuAD passage in medcite's JSONL document schema;
 * ``questions/medquad_questions.jsonl.gz``: the related-questions bank (MedQuAD dev questions, de-duplicated);
 * ``pdf/*.pdf``: byte-identical copies of the four US-government public-domain PDFs (never the WHO ones);
+* ``pdq/*.md.gz`` and ``ngc/*.xml.gz``: the clinician documents, NCI PDQ Health Professional summaries (cleaned,
+  third-party material removed) and National Guideline Clearinghouse summaries (see ``derive_clinician.py``);
 * ``manifest.json``: one entry per corpus file with its sha256, licence and document metadata.
 
 Outputs are deterministic (source order or sorted keys, gzip ``mtime=0`` and no file name in the gzip header),
-so re-running the script on the same input reproduces the committed bytes. Standard library only.
+so re-running the script on the same input reproduces the committed bytes. The MedQuAD and PDF parts use the
+standard library only; the clinician part uses medcite's own loaders (``ingest``), so cleaning at derive time
+and at load time is the same code.
 
 Usage::
 
     python corpus/derive.py                         # shared data at <repo>/../shared/data
     python corpus/derive.py --shared ../shared/data
     python corpus/derive.py --check                 # exit 1 if any committed output is stale
+    python corpus/derive.py --summary               # also print what the clinician part removed, per file
 
 >>> issuer_for("GARD")
 'NIH/NCATS GARD'
@@ -36,6 +41,15 @@ from typing import Any, Iterable, Iterator
 
 CORPUS_DIR = Path(__file__).resolve().parent
 DEFAULT_SHARED = CORPUS_DIR.parent.parent / "shared" / "data"
+for _path in (str(CORPUS_DIR.parent), str(CORPUS_DIR)):  # runnable as ``python corpus/derive.py``
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
+
+import derive_clinician  # noqa: E402  (needs the paths above)
+from derive_clinician import ClinicianDeriveError  # noqa: E402
+
+#: Folders whose every file is generated: a file there that derive does not produce is stale.
+GENERATED_DIRS = (derive_clinician.PDQ_DIR, derive_clinician.NGC_DIR)
 
 PASSAGES_OUT = "medquad/passages.jsonl.gz"
 QUESTIONS_OUT = "questions/medquad_questions.jsonl.gz"
@@ -218,8 +232,9 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def manifest_entries(outputs: dict[str, bytes]) -> list[dict[str, Any]]:
-    """Manifest entries (sorted by path) for the passages file and the PDFs among ``outputs``."""
+def manifest_entries(outputs: dict[str, bytes], extra: Iterable[dict[str, Any]] = ()) -> list[dict[str, Any]]:
+    """Manifest entries (sorted by path) for the passages file and the PDFs among ``outputs``, plus ``extra``
+    (the clinician documents' entries)."""
     entries = [
         {
             "path": PASSAGES_OUT,
@@ -235,11 +250,13 @@ def manifest_entries(outputs: dict[str, bytes]) -> list[dict[str, Any]]:
             {"path": path, "format": "pdf", "sha256": sha256_bytes(outputs[path]), "license": meta["license"],
              "metadata": dict(meta)}
         )
+    entries.extend(extra)
     return sorted(entries, key=lambda e: e["path"])
 
 
-def derive(shared: Path) -> dict[str, bytes]:
-    """All outputs as ``relative path -> bytes`` (nothing is written here)."""
+def derive(shared: Path, report: list[str] | None = None) -> dict[str, bytes]:
+    """All outputs as ``relative path -> bytes`` (nothing is written here); ``report`` receives the clinician
+    part's summary lines when given."""
     medquad, pdf_dir = shared / "medquad", shared / "guidelines-pdf"
     focus_of_page = page_focus(read_jsonl_gz(medquad / "documents.jsonl.gz"))
     passages = [convert_passage(r, focus_of_page) for r in read_jsonl_gz(medquad / "corpus_passages.jsonl.gz")]
@@ -255,7 +272,14 @@ def derive(shared: Path) -> dict[str, bytes]:
         if not src.is_file():
             raise DeriveError(f"missing PDF {src}")
         outputs[f"pdf/{meta['doc_id']}.pdf"] = src.read_bytes()
-    manifest = json.dumps(manifest_entries(outputs), ensure_ascii=False, indent=2) + "\n"
+    try:
+        clinician = derive_clinician.derive_clinician(shared)
+    except ClinicianDeriveError as exc:
+        raise DeriveError(str(exc)) from None
+    outputs.update(clinician.outputs)
+    if report is not None:
+        report.extend(derive_clinician.summary(clinician).splitlines())
+    manifest = json.dumps(manifest_entries(outputs, clinician.entries), ensure_ascii=False, indent=2) + "\n"
     outputs[MANIFEST_OUT] = manifest.encode("utf-8")
     return outputs
 
@@ -266,14 +290,24 @@ def stale_outputs(outputs: dict[str, bytes], corpus_dir: Path) -> list[str]:
                   if not (corpus_dir / p).is_file() or (corpus_dir / p).read_bytes() != data)
 
 
+def orphan_outputs(outputs: dict[str, bytes], corpus_dir: Path) -> list[str]:
+    """Files in the generated folders (``pdq/``, ``ngc/``) that a fresh derivation no longer produces."""
+    found = {p.relative_to(corpus_dir).as_posix() for d in GENERATED_DIRS if (corpus_dir / d).is_dir()
+             for p in (corpus_dir / d).iterdir() if p.is_file()}
+    return sorted(found - set(outputs))
+
+
 def write_outputs(outputs: dict[str, bytes], corpus_dir: Path) -> list[str]:
-    """Write changed outputs only; returns the paths written."""
+    """Write changed outputs only and remove orphans of the generated folders; returns the paths touched."""
     changed = stale_outputs(outputs, corpus_dir)
     for rel in changed:
         target = corpus_dir / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(outputs[rel])
-    return changed
+    orphans = orphan_outputs(outputs, corpus_dir)
+    for rel in orphans:
+        (corpus_dir / rel).unlink()
+    return changed + orphans
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -282,19 +316,27 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"shared data folder (default: {DEFAULT_SHARED})")
     parser.add_argument("--out", type=Path, default=CORPUS_DIR, help="corpus folder to write (default: this one)")
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if an output is stale")
+    parser.add_argument("--summary", action="store_true",
+                        help="print what the clinician part removed (third-party tables, figures...) per file")
     args = parser.parse_args(argv)
+    report: list[str] = []
     try:
-        outputs = derive(args.shared)
+        outputs = derive(args.shared, report)
     except DeriveError as exc:
         print(f"derive: error: {exc}", file=sys.stderr)
         return 2
+    if args.summary:
+        print("\n".join(report))
     if args.check:
         stale = stale_outputs(outputs, args.out)
         for rel in stale:
             print(f"stale: {rel}")
-        return 1 if stale else 0
+        orphans = orphan_outputs(outputs, args.out)
+        for rel in orphans:
+            print(f"stale (no longer derived): {rel}")
+        return 1 if stale or orphans else 0
     for rel in write_outputs(outputs, args.out):
-        print(f"wrote {rel} ({len(outputs[rel]):,} bytes)")
+        print(f"wrote {rel} ({len(outputs[rel]):,} bytes)" if rel in outputs else f"removed {rel}")
     return 0
 
 

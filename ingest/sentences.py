@@ -11,6 +11,12 @@ break because a break needs white space after the punctuation. Pure Python, seve
 >>> text = "Key Points\\n- ALL is a cancer.\\n- It is rare.   Treatment   Chemotherapy is used."
 >>> [text[s:e] for s, e in split_sentences(text)]
 ['Key Points', 'ALL is a cancer.', 'It is rare.', 'Treatment', 'Chemotherapy is used.']
+
+A grade tag after a sentence's period belongs to that sentence (USPSTF grades, VA/DoD strengths, PDQ levels):
+
+>>> text = "Screen persons at increased risk. (A recommendation) Treat them. (Level of evidence: C1)"
+>>> [text[s:e] for s, e in split_sentences(text)]
+['Screen persons at increased risk. (A recommendation)', 'Treat them. (Level of evidence: C1)']
 """
 
 from __future__ import annotations
@@ -56,6 +62,20 @@ _DOTTED_ACRONYM = re.compile(r"(?:[a-z]\.)+[a-z]")
 _MARKER_TOKEN = re.compile(r"\(?(?:\d{1,3}|[a-zA-Z]|[ivxIVX]{1,4})")
 _LONG_SPLIT = re.compile(r";[ \t]+|[ \t]+[-\u2013][ \t]+|[ \t]*\n\s*")
 _ALNUM = re.compile(r"\w")
+#: A parenthetical evidence grade or recommendation strength that follows a sentence's final punctuation:
+#: "(A recommendation)", "(I statement)", "(Strong for; Reviewed, New-added)", "(Level of evidence: C1)",
+#: "(Weak Recommendation, Low-Quality Evidence)", "(Consensus\u2013Adapted)", "(Category IB)"; chained with ";".
+_GRADE_TAG = re.compile(
+    r"[ \t]*;?[ \t]*\((?:"
+    r"Level[ \t]+of[ \t]+evidence\b[^()\n]{0,30}"
+    r"|(?:Grade[ \t]+)?[A-D][ \t]+recommendation|I[ \t]+statement|Grade[ \t]+[A-DI]\b[^()\n]{0,20}"
+    r"|(?:Strong|Weak|Moderate)[ \t]+(?:for|against|recommendation)\b[^()\n]{0,60}"
+    r"|Consensus\b[^()\n]{0,30}"
+    r"|Category[ \t]+I{1,3}[A-D]?\b[^()\n]{0,20}"
+    r"|(?:N/A|Not[ \t]+applicable);[^()\n]{0,40}"
+    r")\)(?=[ \t]*(?-i:$|\n|[;A-Z0-9(\"\u201c\u2022-]))",  # then the end, a new line or a new sentence
+    re.IGNORECASE,
+)
 _OPENERS = "\"'\u201c\u2018([-\u2022"
 
 
@@ -73,11 +93,13 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[t
     seg = start  # start of the sentence being built
     seg_opens_item = True  # the sentence begins a block (line, bullet, label), not just after a period
     for m in _CANDIDATE.finditer(text, start, end):
+        if m.start() < seg:
+            continue  # inside a grade tag already given to the previous sentence
         kind = m.lastgroup
         if kind == "term":
             if not _ends_sentence(text, m.start(), m.end(), seg, end):
                 continue
-            cut, nxt = m.end(), m.end()
+            cut = nxt = _after_grade_tags(text, m.end(), end)
         elif kind == "nl" and not _line_break_ends(text, m.start(), m.end(), seg, seg_opens_item, start, end):
             continue
         else:
@@ -86,6 +108,13 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[t
         seg, seg_opens_item = nxt, kind != "term"
     _emit(text, seg, end, spans)
     return spans
+
+
+def _after_grade_tags(text: str, pos: int, end: int) -> int:
+    """End of the grade tags that directly follow ``pos`` on the same line (``pos`` itself when none)."""
+    while (tag := _GRADE_TAG.match(text, pos, end)) is not None:
+        pos = tag.end()
+    return pos
 
 
 def _emit(text: str, s: int, e: int, out: list[tuple[int, int]]) -> None:

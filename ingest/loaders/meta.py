@@ -6,10 +6,13 @@
 'cdc-opioid-prescribing-guideline-2022-mmwr'
 >>> build_meta({"doc_id": "a", "title": " Flu ", "year": "2019-05", "type": "patient information"}, "x").type.value
 'Patient information'
+>>> build_meta({"doc_id": "a", "title": "T", "date": datetime.date(2025, 12, 30), "date_kind": "reviewed"}, "x").year
+2025
 """
 
 from __future__ import annotations
 
+import datetime
 import re
 import unicodedata
 from collections.abc import Mapping
@@ -28,9 +31,11 @@ META_FIELDS: frozenset[str] = frozenset(DocumentMeta.model_fields)
 #: Extensions removed from a file name before it becomes a doc_id.
 _KNOWN_SUFFIXES = {
     ".gz", ".pdf", ".html", ".htm", ".xhtml", ".shtml", ".md", ".markdown", ".mdown", ".mkd", ".mkdn",
-    ".txt", ".text", ".jsonl", ".ndjson", ".json",
+    ".txt", ".text", ".jsonl", ".ndjson", ".json", ".xml",
 }  # fmt: skip
 _AUDIENCES = ("clinician", "patient")
+#: Fields that travel together: a date from one source never mixes with a year or kind from another.
+_DATE_FIELDS = ("date", "date_kind", "year")
 _YEAR_RE = re.compile(r"^\s*(\d{4})(?:\D|$)")
 
 
@@ -54,6 +59,21 @@ def file_stem(path: Path) -> str:
 def doc_slug(path: Path) -> str:
     """Stable default doc_id: the slug of :func:`file_stem`."""
     return slugify(file_stem(path))
+
+
+def merge_meta(*layers: Mapping[str, Any]) -> dict[str, Any]:
+    """Later layers override earlier ones; the date fields come as a unit from the last layer that has any.
+
+    >>> merge_meta({"title": "A", "date": "2016-06", "date_kind": "released"}, {"year": 2019, "title": "B"})
+    {'title': 'B', 'year': 2019}
+    """
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        if any(k in layer for k in _DATE_FIELDS):
+            for k in _DATE_FIELDS:
+                merged.pop(k, None)
+        merged.update(layer)
+    return merged
 
 
 def check_defaults(defaults: Mapping[str, Any] | DocumentMeta | None) -> dict[str, Any]:
@@ -86,6 +106,15 @@ def _as_year(value: Any) -> int | None:
     if isinstance(value, str) and (m := _YEAR_RE.match(value)):
         return int(m.group(1))
     raise ValueError(f"invalid year {value!r} (expected e.g. 2019)")
+
+
+def _as_date(value: Any) -> str:
+    """ISO text of a date: ``datetime.date`` (YAML parses bare dates), an int year or a string."""
+    if isinstance(value, datetime.datetime):
+        return value.date().isoformat()
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    return _as_str(value)
 
 
 def _as_doctype(value: Any) -> DocType:
@@ -132,6 +161,8 @@ def _coerce(key: str, value: Any) -> Any:
             return _as_doctype(value)
         if key == "audience":
             return _as_audience(value)
+        if key == "date":
+            return _as_date(value)
         if key == "title":
             return normalize_inline(_as_str(value))
         return _as_str(value)
@@ -142,4 +173,4 @@ def _coerce(key: str, value: Any) -> Any:
 def _validation_message(exc: ValidationError) -> str:
     first = exc.errors()[0]
     loc = ".".join(str(p) for p in first["loc"])
-    return f"invalid metadata {loc!r}: {first['msg']}"
+    return f"invalid metadata {loc!r}: {first['msg']}" if loc else f"invalid metadata: {first['msg']}"
