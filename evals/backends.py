@@ -1,26 +1,34 @@
 """Where queries go: an in-process index (:class:`LocalBackend`) or a service over HTTP (:class:`RemoteBackend`).
 
 Both speak the same contract: ``search`` returns the document id of each ranked chunk (``/v1/search``
-passages' ``doc_id``), ``answer`` returns an :class:`app.schemas.Answer` (``/v1/answer``). Queries longer than
-the service limit are clipped identically in both, so local and remote runs score the same text.
+passages' ``doc_id``), ``answer`` returns an :class:`app.schemas.Answer` (``/v1/answer``), optionally for a
+follow-up with the conversation's earlier turns (``AnswerRequest.turns``). Queries longer than the service limit
+are clipped identically in both, so local and remote runs score the same text.
 """
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Mapping, Protocol, Sequence, Union
 
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from app.schemas import MAX_QUESTION_CHARS, Answer
+from app.schemas import MAX_QUESTION_CHARS, Answer, Turn
 from evals.errors import EvalError
 
 RETRIEVER_PROBE = "blood pressure"
 #: Retries of a request answered 429 (rate limited) or 503 (busy), waiting ``Retry-After`` seconds each time.
 MAX_RETRIES = 120
 MAX_RETRY_WAIT_S = 60.0
+#: Limits of an earlier turn, taken from the request schema (``app.schemas.Turn``).
+MAX_TURN_ANSWER_CHARS = next(m.max_length for m in Turn.model_fields["answer"].metadata if hasattr(m, "max_length"))
+MAX_CITED_CHUNKS = next(m.max_length for m in Turn.model_fields["cited_chunk_ids"].metadata
+                        if hasattr(m, "max_length"))
+
+#: An earlier turn as a :class:`app.schemas.Turn` or a dict of its fields.
+TurnLike = Union[Turn, Mapping[str, Any]]
 
 
 class RetrieverUnavailable(EvalError):
@@ -46,7 +54,7 @@ class Backend(Protocol):
 
     def search(self, query: str, k: int, retriever: str) -> SearchOutcome: ...
 
-    def answer(self, question: str, audience: str) -> AnswerOutcome: ...
+    def answer(self, question: str, audience: str, turns: Sequence[TurnLike] | None = None) -> AnswerOutcome: ...
 
     def close(self) -> None: ...
 
@@ -54,6 +62,27 @@ class Backend(Protocol):
 def clip(text: str) -> str:
     """The query as the service accepts it (stripped, at most MAX_QUESTION_CHARS characters)."""
     return text.strip()[:MAX_QUESTION_CHARS]
+
+
+def as_turns(turns: Sequence[TurnLike] | None) -> list[Turn]:
+    """Earlier turns as request models, clipped to the schema's limits (question, answer text, cited chunks).
+
+    >>> [t.model_dump() for t in as_turns([{"question": " Wilms? ", "cited_chunk_ids": ["d#1"]}])]
+    [{'question': 'Wilms?', 'answer': None, 'cited_chunk_ids': ['d#1']}]
+    """
+    out = []
+    for i, turn in enumerate(turns or []):
+        fields = dict(turn.model_dump() if isinstance(turn, Turn) else turn)
+        fields["question"] = clip(str(fields.get("question") or ""))
+        if fields.get("answer") is not None:
+            fields["answer"] = str(fields["answer"])[:MAX_TURN_ANSWER_CHARS]
+        fields["cited_chunk_ids"] = list(fields.get("cited_chunk_ids") or [])[:MAX_CITED_CHUNKS]
+        try:
+            out.append(Turn.model_validate(fields))
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            raise EvalError(f"turn {i}: {'.'.join(map(str, err['loc'])) or 'turn'}: {err['msg']}") from None
+    return out
 
 
 def manifest_summary(manifest: Any) -> dict[str, Any]:
@@ -97,11 +126,12 @@ class LocalBackend:
         latency = (time.perf_counter() - t0) * 1000.0
         return SearchOutcome(doc_ids=[p.doc_id for p in response.passages], latency_ms=latency)
 
-    def answer(self, question: str, audience: str) -> AnswerOutcome:
+    def answer(self, question: str, audience: str, turns: Sequence[TurnLike] | None = None) -> AnswerOutcome:
         from app.schemas import AnswerRequest
 
+        request = AnswerRequest(question=clip(question), turns=as_turns(turns), audience=audience)
         t0 = time.perf_counter()
-        answer = self.pipeline.answer(AnswerRequest(question=clip(question), audience=audience))
+        answer = self.pipeline.answer(request)
         return AnswerOutcome(answer=answer, latency_ms=(time.perf_counter() - t0) * 1000.0)
 
     def close(self) -> None:
@@ -190,8 +220,11 @@ class RemoteBackend:
             raise EvalError(f"{self.endpoint}/v1/search: response has no passages[].doc_id") from None
         return SearchOutcome(doc_ids=ids, latency_ms=latency)
 
-    def answer(self, question: str, audience: str) -> AnswerOutcome:
-        body, latency = self._post("/v1/answer", {"question": clip(question), "audience": audience})
+    def answer(self, question: str, audience: str, turns: Sequence[TurnLike] | None = None) -> AnswerOutcome:
+        payload: dict[str, Any] = {"question": clip(question), "audience": audience}
+        if turns:  # no "turns" key for a first question: the request stays what it was before turns existed
+            payload["turns"] = [t.model_dump() for t in as_turns(turns)]
+        body, latency = self._post("/v1/answer", payload)
         try:
             return AnswerOutcome(answer=Answer.model_validate(body), latency_ms=latency)
         except ValidationError as exc:

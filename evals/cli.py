@@ -5,6 +5,7 @@ Examples::
     medcite eval medquad --limit 2000
     medcite eval liveqa --retrievers bm25,dense,hybrid
     medcite eval answers --limit 100 --endpoint http://127.0.0.1:8000
+    medcite eval clinician --index var/index/default
 """
 
 from __future__ import annotations
@@ -12,13 +13,16 @@ from __future__ import annotations
 import shlex
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from evals.runner import ALL_RETRIEVERS, SUITES, RunConfig, RunOutcome
+
+if TYPE_CHECKING:
+    from evals.clinician import ClinicianResult
 
 console = Console(stderr=True, soft_wrap=True)
 
@@ -43,9 +47,12 @@ def command_line(argv: list[str]) -> str:
 def print_summary(outcome: RunOutcome) -> None:
     """One table: suite x retriever (or answer group), primary numbers with 95% CIs."""
     from evals.answers import AnswersResult
+    from evals.clinician import ClinicianResult
 
     result = outcome.result
-    if isinstance(result, AnswersResult):
+    if isinstance(result, ClinicianResult):
+        table = clinician_table(result)
+    elif isinstance(result, AnswersResult):
         table = Table(title=f"medcite eval answers ({result.audience})")
         for col in ("group", "n", "answered", "support", "refs ok", "ROUGE-L", "token F1", "p50 ms"):
             table.add_column(col)
@@ -69,6 +76,20 @@ def print_summary(outcome: RunOutcome) -> None:
         console.print(f"{kind}: {path}")
 
 
+def clinician_table(result: "ClinicianResult") -> Table:
+    """In-corpus groups (answered, gold document, key facts) then out-of-corpus groups (abstained)."""
+    table = Table(title=f"medcite eval clinician ({result.audience}; mean [95% CI])")
+    for col in ("group", "n", "answered", "abstained", "gold in refs", "gold @1", "gold top 10", "facts bottom",
+                "facts whole"):
+        table.add_column(col)
+    for g in result.in_corpus:
+        table.add_row(g.group, str(g.n), g.answered.fmt(), "", g.gold_in_refs.fmt(), g.gold_at_1.fmt(),
+                      g.gold_in_top10.fmt(), g.key_facts_bottom.fmt(), g.key_facts_whole.fmt())
+    for g in result.out_of_corpus:
+        table.add_row(g.group, str(g.n), "", g.abstained.fmt(), "", "", "", "", "")
+    return table
+
+
 def register(cli: typer.Typer) -> None:
     """Attach the ``eval`` command to the top-level ``medcite`` app."""
 
@@ -77,7 +98,7 @@ def register(cli: typer.Typer) -> None:
         suite: str = typer.Argument(..., help=f"One of: {', '.join(SUITES)}."),
         data: Optional[list[Path]] = typer.Option(
             None, "--data", help="Question file of the suite's schema instead of the dev file (answers: repeatable; "
-            "MedQuAD, LiveQA or MedicationQA files)."),
+            "MedQuAD, LiveQA or MedicationQA files; clinician: a clinician-qa file)."),
         data_dir: Optional[Path] = typer.Option(
             None, "--data-dir", help="Folder with the shared data sets (default $MEDCITE_EVAL_DATA_DIR or ../shared/data)."),
         index: Optional[Path] = typer.Option(
@@ -92,11 +113,13 @@ def register(cli: typer.Typer) -> None:
         limit: Optional[int] = typer.Option(
             None, "--limit", help="Sample N queries with random.Random(7) (answers: N per source, default 200)."),
         out: Optional[Path] = typer.Option(None, "--out", help="Report directory (default var/eval/reports/<suite>-<time>)."),
-        audience: str = typer.Option("clinician", "--audience", help="answers suite: clinician or patient."),
+        audience: str = typer.Option(
+            "clinician", "--audience", help="answers and clinician suites: clinician or patient."),
         no_build: bool = typer.Option(False, "--no-build", help="Fail instead of building a missing index."),
         quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
     ) -> None:
-        """Evaluate retrieval (medquad, liveqa, bioasq, pubmedqa) or answers; write report.md/.json/.png."""
+        """Evaluate retrieval (medquad, liveqa, bioasq, pubmedqa) or answers (answers, clinician); write
+        report.md/.json/.png."""
         from pydantic import ValidationError
 
         from evals.errors import EvalError

@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, Iterator, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 #: Files of each set, relative to the data directory.
 DEFAULT_FILES: dict[str, str] = {
@@ -28,12 +28,15 @@ DEFAULT_FILES: dict[str, str] = {
     "pubmedqa_questions": "pubmedqa/questions_dev.jsonl",
     "pubmedqa_contexts": "pubmedqa/contexts_corpus.jsonl",
     "medicationqa": "medicationqa/medicationqa_dev.jsonl",
+    "clinician_qa": "clinician-qa/clinician_qa_dev.jsonl",
 }
 DATA_DIR_ENV = "MEDCITE_EVAL_DATA_DIR"
 
 
 #: An optional text field: JSON null reads as "".
 OptStr = Annotated[str, BeforeValidator(lambda v: "" if v is None else v)]
+#: An optional list field: JSON null reads as [].
+OptList = BeforeValidator(lambda v: [] if v is None else v)
 
 
 class DatasetError(ValueError):
@@ -124,6 +127,81 @@ class MedicationQAItem(_Record):
     url: OptStr = ""
 
 
+def _nonblank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("is empty")
+    return value
+
+
+class ClinicianTurn(_Record):
+    question: str
+
+    _q = field_validator("question")(_nonblank)
+
+
+class ClinicianQuestion(_Record):
+    """One clinician question (``clinician-qa``): a vignette, a direct question or a follow-up with its turns.
+
+    >>> q = ClinicianQuestion(id="pdq-1", question="Next test?", gold_doc="docs/wilms-pdq.md",
+    ...                       key_facts=[["CT", "computed tomography"]], style="vignette", in_corpus=True)
+    >>> q.gold_doc_id, q.source
+    ('wilms-pdq', 'pdq')
+    """
+
+    id: str
+    question: str
+    turns: Annotated[list[ClinicianTurn], OptList] = Field(
+        default_factory=list, description="Earlier turns, oldest first (the question is then their follow-up).")
+    gold_doc: str | None = Field(None, description="File name of the document that answers it; null out of corpus.")
+    gold_section: OptStr = ""
+    support: OptStr = ""
+    key_facts: Annotated[list[list[str]], OptList] = Field(
+        default_factory=list, description="Facts a correct answer states; each a list of acceptable spellings.")
+    style: OptStr = ""
+    in_corpus: bool
+
+    _q = field_validator("question")(_nonblank)
+
+    @field_validator("key_facts")
+    @classmethod
+    def _spellings(cls, facts: list[list[str]]) -> list[list[str]]:
+        for i, fact in enumerate(facts):
+            if not any(s.strip() for s in fact):
+                raise ValueError(f"key fact {i} has no spelling")
+        return [[s for s in fact if s.strip()] for fact in facts]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "ClinicianQuestion":
+        if self.in_corpus and not (self.gold_doc or "").strip():
+            raise ValueError("in_corpus is true but gold_doc is missing")
+        if self.in_corpus and not self.key_facts:
+            raise ValueError("in_corpus is true but key_facts is empty")
+        if not self.in_corpus and self.gold_doc:
+            raise ValueError("in_corpus is false but gold_doc is set")
+        return self
+
+    @property
+    def gold_doc_id(self) -> str | None:
+        """The gold document's id in the index: its file name without the extension."""
+        return gold_doc_id(self.gold_doc) if self.gold_doc else None
+
+    @property
+    def source(self) -> str:
+        """The id's prefix (``pdq``, ``ngc``, ``ooc``): which collection the question was written against."""
+        return self.id.split("-", 1)[0] if "-" in self.id else ""
+
+
+def gold_doc_id(file_name: str) -> str:
+    """Document id of a corpus file: the base name without its (last) extension.
+
+    >>> gold_doc_id("types-kidney-hp-wilms-treatment-pdq.md"), gold_doc_id("summaries/ngc-10997.xml")
+    ('types-kidney-hp-wilms-treatment-pdq', 'ngc-10997')
+    """
+    name = file_name.strip().replace("\\", "/").rsplit("/", 1)[-1]
+    stem, dot, _ext = name.rpartition(".")
+    return stem if dot and stem else name
+
+
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -164,16 +242,26 @@ def iter_json_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
         raise DatasetError(f"{path}: cannot read ({exc})") from None
 
 
-def load_records(path: Path, model: type[M], what: str) -> list[M]:
-    """Every record of ``path`` validated as ``model``; ``what`` names the schema in error messages."""
+def load_records(path: Path, model: type[M], what: str, unique: str | None = None) -> list[M]:
+    """Every record of ``path`` validated as ``model``; ``what`` names the schema in error messages.
+
+    ``unique``: a field whose values must not repeat (a repeat is an error naming both lines).
+    """
     out: list[M] = []
+    first_line: dict[Any, int] = {}
     for number, record in iter_json_lines(path):
         try:
-            out.append(model.model_validate(record))
+            item = model.model_validate(record)
         except ValidationError as exc:
             err = exc.errors()[0]
             where = ".".join(str(p) for p in err["loc"]) or "record"
             raise DatasetError(f"{path} line {number}: not a {what} record ({where}: {err['msg']})") from None
+        if unique is not None:
+            key = getattr(item, unique)
+            if key in first_line:
+                raise DatasetError(f"{path} line {number}: {unique} {key!r} already used on line {first_line[key]}")
+            first_line[key] = number
+        out.append(item)
     if not out:
         raise DatasetError(f"{path}: no {what} records")
     return out
@@ -211,12 +299,18 @@ def load_medicationqa(path: Path) -> list[MedicationQAItem]:
     return load_records(path, MedicationQAItem, "MedicationQA")
 
 
+def load_clinician_qa(path: Path) -> list[ClinicianQuestion]:
+    """Clinician questions; ids must be unique (per-item rows are keyed by them)."""
+    return load_records(path, ClinicianQuestion, "clinician question", unique="id")
+
+
 #: Field that identifies each question schema in :func:`sniff_schema`.
 _SIGNATURES = (
     ("medquad", "relevant_passage_ids"),
     ("liveqa", "medquad_judgments"),
     ("bioasq", "snippet_ids"),
     ("pubmedqa", "final_decision"),
+    ("clinician", "key_facts"),
     ("medicationqa", "answer"),
 )
 
@@ -224,7 +318,7 @@ _SIGNATURES = (
 def sniff_schema(path: Path) -> str:
     """Which question set a file follows, judged by its first record.
 
-    Returns ``medquad``, ``liveqa``, ``bioasq``, ``pubmedqa`` or ``medicationqa``.
+    Returns ``medquad``, ``liveqa``, ``bioasq``, ``pubmedqa``, ``clinician`` or ``medicationqa``.
     """
     for _, record in iter_json_lines(path):
         for name, key in _SIGNATURES:

@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from evals.answers import AnswersResult
+from evals.clinician import ClinicianResult
 from evals.retrieval import RetrievalResult
 from evals.stats import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED
 from evals.suites import SAMPLE_SEED
@@ -150,6 +151,40 @@ def answers_markdown(r: AnswersResult, header: RunHeader) -> str:
     return "\n".join(lines)
 
 
+def _facts(hits: list[bool]) -> str:
+    return f"{sum(hits)}/{len(hits)}" if hits else ""
+
+
+def clinician_markdown(r: ClinicianResult, header: RunHeader) -> str:
+    lines = _header_md(header)
+    lines += [f"## In corpus: mean [95% CI] (audience: {r.audience}; retrieval: {r.retriever}, top {r.depth} "
+              "chunks -> distinct documents)", "",
+              "| group | n | answered | gold doc in refs | gold cited by bottom line | gold doc @1 "
+              "| gold doc in top 10 | gold MRR@10 | key facts: bottom line | key facts: whole answer | all facts (whole) | p50 ms |",
+              "|---" * 12 + "|"]
+    lines += [f"| {g.group} | {g.n} | {g.answered.fmt()} | {g.gold_in_refs.fmt()} | {g.gold_in_bottom_line.fmt()} | "
+              f"{g.gold_at_1.fmt()} | {g.gold_in_top10.fmt()} | {g.gold_mrr10.fmt()} | {g.key_facts_bottom.fmt()} | "
+              f"{g.key_facts_whole.fmt()} | {g.all_facts_whole.fmt()} | {_ms(g.latency_p50_ms)} |" for g in r.in_corpus]
+    lines += ["", "## Out of corpus: abstention rate, mean [95% CI]", "", "| group | n | abstained | p50 ms |",
+              "|---|---|---|---|"]
+    lines += [f"| {g.group} | {g.n} | {g.abstained.fmt()} | {_ms(g.latency_p50_ms)} |" for g in r.out_of_corpus]
+    answered = [row for row in r.rows if not row.in_corpus and row.answered]
+    if answered:
+        lines += ["", "Out-of-corpus questions that were answered:", ""]
+        lines += [f"- `{row.qid}` {row.question[:120]} -> {(row.bottom_line or '')[:120]!r}" for row in answered]
+    lines += ["", "## Per item", "", "| id | style | answered | gold rank | gold in refs | facts bottom | facts whole "
+              "| bottom line | cited documents |", "|---" * 9 + "|"]
+    for row in r.rows:
+        gold = "" if not row.in_corpus else ("yes" if row.gold_in_refs else "no")
+        rank = "" if not row.in_corpus else (str(row.gold_rank) if row.gold_rank is not None else f"> {r.depth} chunks")
+        bottom = " ".join((row.bottom_line or "").split())[:110].replace("|", "\\|")
+        docs = ", ".join(f"`{d}`" for d in dict.fromkeys(row.cited_doc_ids))
+        lines.append(f"| `{row.qid}` | {row.style} | {'yes' if row.answered else 'no'} | {rank} | {gold} | "
+                     f"{_facts(row.facts_bottom)} | {_facts(row.facts_whole)} | {bottom} | {docs} |")
+    lines += ["", "## Notes", ""] + [f"- {n}" for n in r.notes] + [""]
+    return "\n".join(lines)
+
+
 def write_plot(h: RetrievalResult, path: Path) -> bool:
     """Curve metric against k, one line per retriever, one panel per run; False when nothing to plot."""
     if not h.aggregates:
@@ -178,7 +213,8 @@ def write_plot(h: RetrievalResult, path: Path) -> bool:
     return True
 
 
-def write_report(result: RetrievalResult | AnswersResult, header: RunHeader, out_dir: Path) -> dict[str, Path]:
+def write_report(result: RetrievalResult | AnswersResult | ClinicianResult, header: RunHeader,
+                 out_dir: Path) -> dict[str, Path]:
     """Write the Markdown, JSON and (retrieval) PNG files into ``out_dir``; returns their paths."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -188,6 +224,8 @@ def write_report(result: RetrievalResult | AnswersResult, header: RunHeader, out
         if plotted:
             paths["plot"] = out_dir / PLOT_FILE
         text = retrieval_markdown(result, header, plotted)
+    elif isinstance(result, ClinicianResult):
+        text = clinician_markdown(result, header)
     else:
         text = answers_markdown(result, header)
     paths["markdown"].write_text(text, encoding="utf-8")

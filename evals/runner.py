@@ -13,6 +13,7 @@ from typing import Any, Callable, Literal
 from pydantic import BaseModel, Field, field_validator
 
 from evals import answers as answers_suite
+from evals import clinician as clinician_suite
 from evals import corpora
 from evals import datasets as ds
 from evals import retrieval, suites
@@ -21,14 +22,14 @@ from evals.errors import EvalError
 from evals.report import RunHeader, write_report
 from index.settings import Settings
 
-SUITES = ("medquad", "liveqa", "bioasq", "pubmedqa", "answers")
+SUITES = ("medquad", "liveqa", "bioasq", "pubmedqa", "answers", "clinician")
 ALL_RETRIEVERS = ("bm25", "dense", "hybrid", "hybrid+rerank")
 QUESTION_FILE = {"medquad": "medquad_questions", "liveqa": "liveqa", "bioasq": "bioasq_questions",
-                 "pubmedqa": "pubmedqa_questions"}
+                 "pubmedqa": "pubmedqa_questions", "clinician": "clinician_qa"}
 
 
 class RunConfig(BaseModel):
-    suite: Literal["medquad", "liveqa", "bioasq", "pubmedqa", "answers"]
+    suite: Literal["medquad", "liveqa", "bioasq", "pubmedqa", "answers", "clinician"]
     data: list[Path] = Field(default_factory=list, description="Question files replacing the default dev files.")
     data_dir: Path = Field(default_factory=ds.default_data_dir)
     index: Path | None = None
@@ -37,7 +38,7 @@ class RunConfig(BaseModel):
     retrievers: list[str] = Field(default_factory=lambda: list(ALL_RETRIEVERS))
     limit: int | None = Field(None, ge=1)
     out: Path | None = None
-    audience: Literal["clinician", "patient"] = "clinician"
+    audience: Literal["clinician", "patient"] = Field("clinician", description="answers and clinician suites.")
     depth: int = Field(retrieval.DEPTH, ge=10, le=100, description="Chunks fetched per query (API max 100).")
     progress: bool = True
     build: bool = Field(True, description="Build a missing default index / eval index.")
@@ -55,7 +56,7 @@ class RunConfig(BaseModel):
 
 class RunOutcome(BaseModel):
     header: RunHeader
-    result: retrieval.RetrievalResult | answers_suite.AnswersResult
+    result: retrieval.RetrievalResult | answers_suite.AnswersResult | clinician_suite.ClinicianResult
     paths: dict[str, Path]
 
 
@@ -137,7 +138,7 @@ def run(config: RunConfig, settings: Settings, log: Callable[[str], None] = lamb
     return RunOutcome(header=header, result=result, paths=paths)
 
 
-Prepared = suites.RetrievalSuite | list[answers_suite.AnswerItem]
+Prepared = suites.RetrievalSuite | list[answers_suite.AnswerItem] | list[ds.ClinicianQuestion]
 
 
 def _prepare(config: RunConfig, corpus: corpora.EvalCorpus | None) -> tuple[Prepared, list[Path]]:
@@ -151,6 +152,8 @@ def _prepare(config: RunConfig, corpus: corpora.EvalCorpus | None) -> tuple[Prep
         items = answers_suite.in_corpus_items(files, medquad_passages, limit) + answers_suite.out_of_corpus_items(limit)
         return items, list(files.values())
     path = _question_file(config)
+    if config.suite == "clinician":
+        return suites.sample(ds.load_clinician_qa(path), config.limit), [path]
     if config.suite == "medquad":
         suite = suites.medquad_suite(path, medquad_passages, config.limit)
     elif config.suite == "liveqa":
@@ -172,7 +175,14 @@ def _prepare(config: RunConfig, corpus: corpora.EvalCorpus | None) -> tuple[Prep
 def _evaluate(config: RunConfig, prepared: Prepared, backend: Backend):
     if isinstance(prepared, suites.RetrievalSuite):
         return retrieval.evaluate(prepared, backend, config.retrievers, depth=config.depth, progress=config.progress)
-    result = answers_suite.evaluate(prepared, backend, config.audience, progress=config.progress)
+    result: answers_suite.AnswersResult | clinician_suite.ClinicianResult
+    if config.suite == "clinician":
+        result = clinician_suite.evaluate(prepared, backend, config.audience, depth=config.depth,
+                                          progress=config.progress)
+    else:
+        result = answers_suite.evaluate(prepared, backend, config.audience, progress=config.progress)
     if config.retrievers != list(ALL_RETRIEVERS):
-        result.notes.append("--retrievers does not apply to the answers suite: answers use the configured pipeline.")
+        result.notes.append(f"--retrievers does not apply to the {config.suite} suite: answers use the configured "
+                            "pipeline" + (f", retrieval is scored on {clinician_suite.RETRIEVER}."
+                                          if config.suite == "clinician" else "."))
     return result

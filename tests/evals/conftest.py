@@ -68,6 +68,24 @@ SNIPPETS = [
 ]
 
 
+#: Clinician questions over the tiny corpus: gold_doc = "<passage id>.md" (the document id plus an extension).
+CLINICIAN_QA = [
+    {"id": "pdq-001", "question": "A man has a hot, swollen big toe at night. How are gout flares treated?",
+     "gold_doc": "GHR_0000002_Sec2.md", "gold_section": "Treatment", "key_facts": [["colchicine"], ["allopurinol"]],
+     "support": "Gout flares are treated with colchicine or anti-inflammatory drugs; allopurinol lowers uric acid.",
+     "style": "vignette", "turns": [], "in_corpus": True},
+    {"id": "pdq-002", "question": "How is it treated?", "gold_doc": "GHR_0000003_Sec2.md", "gold_section": "Treatment",
+     "key_facts": [["eye drops", "eyedrops"], ["laser"]], "support": None, "style": "followup",
+     "turns": [{"question": "What is glaucoma?"}], "in_corpus": True},
+    {"id": "ngc-003", "question": "Which test diagnoses anemia?", "gold_doc": "NIDDK_0000006_Sec3.xml",
+     "gold_section": "Diagnosis", "key_facts": [["complete blood count", "CBC"]], "support": None, "style": "direct",
+     "turns": [], "in_corpus": True},
+    {"id": "ooc-004", "question": "How does a liquid-fuel rocket engine regulate its combustion chamber pressure?",
+     "gold_doc": None, "gold_section": None, "key_facts": [], "support": None, "style": "direct", "turns": [],
+     "in_corpus": False},
+]
+
+
 def write_jsonl(path: Path, records: Iterable[dict[str, Any]], gz: bool | None = None) -> Path:
     """Write records as JSON Lines; gzip when ``gz`` (default: when the name ends with .gz)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -151,6 +169,7 @@ def make_data_dir(root: Path) -> Path:
          "qtype": "Usage", "answer": "Albuterol is a quick-relief bronchodilator inhaler for asthma.",
          "section_title": "", "url": "https://x"},
     ])
+    write_jsonl(root / "clinician-qa/clinician_qa_dev.jsonl", CLINICIAN_QA)
     return root
 
 

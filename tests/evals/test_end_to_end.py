@@ -130,3 +130,19 @@ def test_answers_local_and_remote(tiny, server):
         assert all(r.refs_consistent for r in rows if not r.abstained), [r.ref_problems for r in rows]
     assert [r.abstained for r in remote.result.rows] == [r.abstained for r in local.result.rows]
     assert "answered" in local.paths["markdown"].read_text()
+
+
+def test_clinician_local_and_remote(tiny, server):
+    local = run(_config(tiny, "clinician"), tiny["settings"])
+    remote = run(_config(tiny, "clinician", endpoint=server), tiny["settings"])
+    rows = {r.qid: r for r in local.result.rows}
+    gout, followup, ooc = rows["pdq-001"], rows["pdq-002"], rows["ooc-004"]
+    assert gout.answered and gout.gold_in_bottom_line and gout.facts_bottom == [True, True]  # colchicine, allopurinol
+    assert gout.gold_rank is not None and gout.gold_rank <= 2  # "big toe" also ranks the Gout overview section
+    assert "glaucoma" in followup.resolved_question.lower()  # "How is it treated?" resolved against turn 1
+    assert followup.gold_rank is not None and followup.gold_rank <= 3
+    assert not ooc.answered and ooc.gold_rank is None
+    assert local.result.out_of_corpus[0].abstained.mean == 1.0
+    assert "## In corpus" in local.paths["markdown"].read_text()
+    strip = lambda r: r.model_dump(exclude={"latency_ms"})  # noqa: E731
+    assert [strip(r) for r in remote.result.rows] == [strip(r) for r in local.result.rows]
