@@ -47,6 +47,10 @@ class EmbeddingSettings(_Section):
         "(fp32: identical vectors, faster on CPU) or ONNX int8 (fastest; different vectors, so another index).",
     )
     onnx_cache_dir: Path = Field(Path("var/models"), description="Where locally exported ONNX models are kept.")
+    cache: bool = Field(
+        True, description="Keep a persistent cache of text embeddings per model (<data_dir>/cache/embeddings): "
+        "rebuilds and builds resumed after an interruption embed only texts never seen before."
+    )
     batch_size: int = Field(32, ge=1, le=1024, description="Texts per encode batch.")
     device: str = Field("cpu", description="torch device for the encoder.")
     torch_threads: int | None = Field(None, ge=1, description="torch intra-op threads; None = torch default.")
@@ -105,6 +109,9 @@ class AnswerSettings(_Section):
     mmr_lambda: float = Field(0.7, ge=0, le=1, description="MMR trade-off: relevance (1) vs novelty (0).")
     max_sentence_chars: int = Field(400, ge=80, description="Longer source sentences are trimmed at a clause.")
     related_questions: int = Field(4, ge=0, le=5, description="Related questions returned.")
+    stale_after_years: float = Field(
+        5.0, gt=0, description="A cited source older than this is marked as possibly superseded in the answer."
+    )
 
 
 class ServerSettings(_Section):

@@ -11,11 +11,13 @@ import logging
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 from pydantic import BaseModel, Field
 from tqdm import tqdm
 
+from index.embed_cache import EmbeddingCache
 from index.embedding import Embedder, get_embedder
 from index.lexical import BM25Index
 from index.manifest import DocumentEntry, Manifest
@@ -104,20 +106,22 @@ def _load_documents(paths: list[Path], report: IngestReport, progress: bool) -> 
     return docs
 
 
-def _open_previous(settings: Settings, root: Path, embedder: Embedder, report: IngestReport) -> LoadedIndex | None:
+def _open_previous(settings: Settings, root: Path, embedder: Embedder,
+                   report: IngestReport) -> tuple[LoadedIndex | None, LoadedIndex | None]:
+    """(previous index to reuse documents from, or None; an index whose sentence vectors can seed the cache)."""
     if not index_exists(root):
         report.full_rebuild, report.rebuild_reason = True, "no index yet"
-        return None
+        return None, None
     try:
         old = open_index(root, settings.index, expect_model=embedder.info)
     except IndexLoadError as exc:
         report.full_rebuild, report.rebuild_reason = True, f"previous index unusable: {exc}"
-        return None
+        return None, None
     if (old.manifest.chunking != settings.chunking.model_dump() | {"chunk_vectors": settings.index.chunk_vectors}
             or old.manifest.faiss_factory != settings.index.faiss_factory):
         report.full_rebuild, report.rebuild_reason = True, "chunking or index settings changed"
-        return None
-    return old
+        return None, old
+    return old, None
 
 
 def ingest(paths: list[Path], settings: Settings, *, index_dir: Path | None = None, rebuild: bool = False,
@@ -128,11 +132,12 @@ def ingest(paths: list[Path], settings: Settings, *, index_dir: Path | None = No
     report = IngestReport(index_dir=str(root))
     embedder = get_embedder(settings.embedding)
     docs = _load_documents(paths, report, progress)
+    seed = None
     if rebuild:
         report.full_rebuild, report.rebuild_reason = True, "--rebuild"
         old = None
     else:
-        old = _open_previous(settings, root, embedder, report)
+        old, seed = _open_previous(settings, root, embedder, report)
 
     failed_files = {f.path for f in report.failures}
     metas: dict[str, DocumentMeta] = {}
@@ -187,13 +192,13 @@ def ingest(paths: list[Path], settings: Settings, *, index_dir: Path | None = No
                                             source_path=doc.meta.source_path, pages=len(doc.pages))
 
     t_embed = time.perf_counter()
-    sent_texts = sentence_texts(new_chunks, [metas[c.doc_id].title for c in new_chunks])
-    sent32 = encode_unique(sent_texts, lambda ts: embedder.encode(ts, progress=progress))
+    encode = _cached_encoder(settings, embedder, progress, seed)
+    sent_texts = sentence_texts(new_chunks, [metas[c.doc_id].topic for c in new_chunks])
+    sent32 = encode(sent_texts)
     if settings.index.chunk_vectors == "sentence-mean":
         new_vectors = mean_by_chunk(sent32, offsets_for(new_chunks), embedder.info.dimension)
     else:
-        texts = [c.embed_text(metas[c.doc_id].title) for c in new_chunks]
-        new_vectors = embedder.encode(texts, progress=progress)
+        new_vectors = encode([c.embed_text(metas[c.doc_id].topic) for c in new_chunks])
     new_sent = sent32.astype(np.float16)
     report.embed_seconds = time.perf_counter() - t_embed
     report.embedded_chunks = len(new_chunks)
@@ -207,7 +212,7 @@ def ingest(paths: list[Path], settings: Settings, *, index_dir: Path | None = No
     if kept_rows and old is not None:
         rows = np.concatenate(kept_rows)
         parts.append(np.asarray(old.raw_vectors()[rows], dtype=np.float32))
-        sent_parts.append(_old_sentence_vectors(old, rows, embedder, kept_chunks, metas))
+        sent_parts.append(_old_sentence_vectors(old, rows, encode, kept_chunks, metas))
     parts.append(new_vectors.astype(np.float32, copy=False))
     sent_parts.append(new_sent.reshape(-1, new_vectors.shape[1]) if len(new_sent) else
                       np.zeros((0, new_vectors.shape[1]), dtype=np.float16))
@@ -215,7 +220,7 @@ def ingest(paths: list[Path], settings: Settings, *, index_dir: Path | None = No
     sentences = SentenceVectors(np.concatenate(sent_parts), offsets_for(chunks))
 
     store = ChunkStore({d: metas[d] for d in entries}, chunks)
-    bm25 = BM25Index.build([c.embed_text(metas[c.doc_id].title) for c in chunks], settings.index)
+    bm25 = BM25Index.build([c.embed_text(metas[c.doc_id].topic) for c in chunks], settings.index)
     manifest = _manifest(settings, embedder, entries, len(chunks))
     write_index(root, manifest, store, vectors, settings.index, bm25=bm25, extra=sentences.save)
     report.written = True
@@ -224,15 +229,55 @@ def ingest(paths: list[Path], settings: Settings, *, index_dir: Path | None = No
     return report
 
 
-def _old_sentence_vectors(old: LoadedIndex, rows: np.ndarray, embedder: Embedder,
+def _old_sentence_vectors(old: LoadedIndex, rows: np.ndarray, encode: Callable[[list[str]], np.ndarray],
                           kept_chunks: list[list[Chunk]], metas: dict[str, DocumentMeta]) -> np.ndarray:
     """Sentence vectors of kept chunks from the previous version (embedded now if it had none)."""
     previous = SentenceVectors.load(old.path)
     if previous is not None:
         return previous.gather(rows.tolist())
     chunks = [c for group in kept_chunks for c in group]
-    texts = sentence_texts(chunks, [metas[c.doc_id].title for c in chunks])
-    return encode_unique(texts, embedder.encode).astype(np.float16)
+    texts = sentence_texts(chunks, [metas[c.doc_id].topic for c in chunks])
+    return encode(texts).astype(np.float16)
+
+
+def open_cache(settings: Settings, embedder: Embedder) -> EmbeddingCache:
+    """The persistent embedding cache of ``embedder``'s model under ``<data_dir>/cache/embeddings``."""
+    return EmbeddingCache(settings.paths.data_dir / "cache" / "embeddings",
+                          f"{embedder.info.name}-{embedder.info.fingerprint}".replace("/", "_"), embedder.info.dimension)
+
+
+def seed_cache(cache: EmbeddingCache, index: LoadedIndex) -> int:
+    """Put an index's stored sentence vectors into the cache (a rebuild then re-embeds only new sentences)."""
+    vectors = SentenceVectors.load(index.path)
+    if vectors is None:
+        return 0
+    store = index.store
+    texts = sentence_texts(store.chunks, [store.documents[c.doc_id].topic for c in store.chunks])
+    if len(texts) != len(vectors.vectors):
+        return 0
+    return cache.add(texts, vectors.vectors)
+
+
+def _cached_encoder(settings: Settings, embedder: Embedder, progress: bool,
+                    seed: LoadedIndex | None = None) -> Callable[[list[str]], np.ndarray]:
+    """texts -> float16-rounded unit vectors, through the persistent embedding cache when one is configured
+    (seeded with ``seed``'s sentence vectors when the previous index could not be reused as it was)."""
+    if not settings.embedding.cache:
+        return lambda texts: encode_unique(texts, embedder.encode).astype(np.float16).astype(np.float32)
+    cache = open_cache(settings, embedder)
+    if seed is not None:
+        added = seed_cache(cache, seed)
+        log.info("embedding cache seeded with %d sentence vectors of %s", added, seed.path)
+
+    def encode(texts: list[str]) -> np.ndarray:
+        with tqdm(total=0, desc="embedding", unit="text", disable=not progress) as bar:
+            def advance(done: int, total: int) -> None:
+                bar.total = total
+                bar.update(done - bar.n)
+
+            return cache.encode(texts, embedder.encode, progress=advance)
+
+    return encode
 
 
 def _manifest(settings: Settings, embedder: Embedder, entries: dict[str, DocumentEntry], n_chunks: int) -> Manifest:
