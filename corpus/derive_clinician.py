@@ -38,9 +38,9 @@ NGC_SOURCE = "ngc-public-domain/summaries"
 PDQ_DIR = "pdq"
 NGC_DIR = "ngc"
 #: Metadata fields written to the manifest (and, for PDQ, to the shipped front matter), in this order.
-MANIFEST_FIELDS = ("doc_id", "title", "issuer", "year", "date", "date_kind", "type", "audience", "url", "license",
-                   "status")
-_FRONT_FIELDS = ("title", "url", "issuer", "date", "date_kind", "type", "audience", "license")
+MANIFEST_FIELDS = ("doc_id", "title", "focus", "issuer", "year", "date", "date_kind", "type", "audience", "url",
+                   "license", "status")
+_FRONT_FIELDS = ("title", "focus", "url", "issuer", "date", "date_kind", "type", "audience", "license")
 
 
 class ClinicianDeriveError(Exception):

@@ -108,6 +108,11 @@ class DocumentMeta(BaseModel):
             raise ValueError(f"date_kind {self.date_kind!r} given without a date")
         return self
 
+    @property
+    def topic(self) -> str:
+        """What the document's passages are embedded and indexed under: its focus, else its title."""
+        return self.focus or self.title
+
 
 class Span(BaseModel):
     start: int

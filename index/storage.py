@@ -128,7 +128,7 @@ def write_index(
         np.save(tmp / "vectors.npy", vectors)
         vector_store.save(tmp / "faiss")
         if bm25 is None:
-            texts = [chunk.embed_text(store.documents[chunk.doc_id].title) for chunk in store.chunks]
+            texts = [chunk.embed_text(store.documents[chunk.doc_id].topic) for chunk in store.chunks]
             bm25 = BM25Index.build(texts, settings)
         bm25.save(tmp / "bm25")
         if extra is not None:

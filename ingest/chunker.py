@@ -76,7 +76,7 @@ class Chunker:
             spans = _join_across_pages(doc.text, spans, page_starts)
             if not spans:
                 continue
-            budget = self._budget(doc.meta.title, path)
+            budget = self._budget(doc.meta.topic, path)
             units = self._units(doc.text, spans, budget, gap_cache)
             for first, last in self._pack(units, budget, page_starts, doc.text):
                 out.append(self._make_chunk(doc, path, units[first : last + 1], len(out)))

@@ -180,6 +180,7 @@ def ngc_metadata(fields: Mapping[str, str], stem: str) -> dict[str, Any]:
     }
     if title := ngc_meta.title_text(fields.get("Guideline Title", "")):
         meta["title"] = title
+        meta["focus"] = ngc_meta.focus_text(title)
     if issuer := ngc_meta.developer_issuer(fields.get("Guideline Developer(s)", "").split("\n")):
         meta["issuer"] = issuer
     if date := ngc_meta.release_date(fields.get("Date Released", "")):

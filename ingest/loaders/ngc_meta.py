@@ -88,3 +88,24 @@ def title_text(text: str) -> str:
     """The guideline title without NGC's final period."""
     text = " ".join(text.split())
     return text[:-1] if text.endswith(".") and not text.endswith("..") else text
+
+
+_FOCUS_NOISE = re.compile(
+    r"^(?:final recommendation statement:\s*|VA/DoD clinical practice guideline for (?:the )?)|"
+    r"(?::\s*(?:U\.S\. Preventive Services Task Force|USPSTF) recommendation statement|\.\s*In:.*|"
+    r":\s*recommendations? of .*)$", re.I)
+
+
+def focus_text(title: str) -> str:
+    """The guideline's topic without series and developer boilerplate: what its passages are indexed under.
+
+    >>> focus_text("Screening for lung cancer: U.S. Preventive Services Task Force recommendation statement")
+    'Screening for lung cancer'
+    >>> focus_text("VA/DoD clinical practice guideline for the diagnosis and management of hypertension")
+    'diagnosis and management of hypertension'
+    >>> focus_text("Health maintenance for people with sickle cell disease. In: Evidence-based management of X")
+    'Health maintenance for people with sickle cell disease'
+    """
+    topic = _FOCUS_NOISE.sub("", title).strip()
+    topic = _FOCUS_NOISE.sub("", topic).strip()
+    return topic or title

@@ -120,11 +120,23 @@ def pdq_meta(front: Mapping[str, Any], body: str) -> dict[str, Any]:
     if m := _LATEST_UPDATE.search(body):
         meta["date"] = f"{m.group(3)}-{int(m.group(1)):02d}-{int(m.group(2)):02d}"
         meta["date_kind"] = "reviewed"
+    if meta.get("title"):
+        meta["focus"] = pdq_focus(meta["title"])
     if m := _BOARD.search(body):
         meta["issuer"] = "NCI " + m.group(1).replace("\u00ae", "")
     elif not front.get("issuer"):
         meta["issuer"] = PDQ_FALLBACK_ISSUER
     return meta
+
+
+def pdq_focus(title: str) -> str:
+    """The summary's topic without the PDQ label: what its passages are embedded and indexed under.
+
+    >>> pdq_focus("Wilms Tumor and Other Childhood Kidney Tumors Treatment (PDQ®)–Health Professional Version")
+    'Wilms Tumor and Other Childhood Kidney Tumors Treatment'
+    """
+    topic = re.sub(r"\s*\(PDQ\u00ae?\)\s*(?:[\u2013\u2014-]\s*Health Professional Version)?\s*$", "", title)
+    return topic.strip() or title
 
 
 def classify_pdq_table(table: str) -> str | None:
