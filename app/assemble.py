@@ -8,19 +8,21 @@ that state the same thing (near-identical sentence vectors).
 from __future__ import annotations
 
 import re
+from datetime import date
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
 import numpy as np
 
-from app.escaping import safe_url
+from app.citing import Numbering, normalise_statement, trim  # noqa: F401  (re-exported)
+from app.alternatives import split_alternatives
 from app.facets import heading, question_facet, sentence_facet, sentence_facets
+from app.intents import answers_intent, question_intent, section_matches
+from app.procedures import Step, find_procedure
 from app.schemas import Reference, Section, Statement
 from index.models import Chunk, DocType, DocumentMeta
 from index.settings import AnswerSettings
 
-_BULLET = re.compile(r"^\s*(?:[-•*·▪◦]|\d{1,2}[.)])\s+")
-_SPACE = re.compile(r"\s+")
 _BOILERPLATE = re.compile(
     r"^(?:key points|see (?:the )?|this (?:pdq )?summary|it may not mention|check with your doctor if you have any|"
     r"for more information|these resources|the following (?:pdq|organizations)|click here|visit |"
@@ -35,13 +37,24 @@ _ANAPHORA = re.compile(
     r"in this case|in these cases|as a result)\b",
     re.I,
 )
-# Weights of the relevance signals (dense similarity dominates; lexical coverage and retrieval rank break ties).
+# Weights of the relevance signals (dense similarity dominates; lexical coverage and retrieval rank break ties;
+# a sentence that names what the question asks for -- a test, a treatment, a dose -- and one from the section where
+# such answers sit get a bonus).
 W_DENSE, W_LEX, W_RANK, W_FACET = 0.60, 0.30, 0.08, 0.06
+W_INTENT, W_SECTION = 0.08, 0.04
 SUPPORT_SIM = 0.92  # a sentence this similar in another retrieved chunk also supports the statement
 DUPLICATE_SIM = 0.88  # a candidate this similar to a chosen statement is redundant
 SAME_TEXT_JACCARD = 0.85
 MIN_WORDS = 5
 MAX_PER_SECTION = 4
+#: Question kinds whose sources' numbered procedures are shown in order, with their section heading.
+PROCEDURE_KINDS = {
+    "next_test": "Recommended evaluation, in the source's order",
+    "staging": "Staging evaluation, in the source's order",
+    "diagnosis": "Diagnostic evaluation, in the source's order",
+    "screening": "Screening and follow-up, in the source's order",
+    "treatment": "Treatment steps, in the source's order",
+}
 
 
 @dataclass
@@ -67,6 +80,8 @@ class _Unit:
     tokens: frozenset[str] = frozenset()
     score: float = 0.0
     support: list[Candidate] = field(default_factory=list)
+    answers: bool = False  # names an answer of the question's intent (app.intents)
+    start: int = -1  # offset of the sentence in its document
 
 
 @dataclass
@@ -79,29 +94,11 @@ class Assembled:
     covered_topics: list[str]
 
 
-def normalise_statement(text: str) -> str:
-    """Collapse whitespace and drop a leading bullet marker.
-
-    >>> normalise_statement("   - Fever or  night sweats.")
-    'Fever or night sweats.'
-    """
-    return _BULLET.sub("", _SPACE.sub(" ", text).strip())
-
-
-def trim(text: str, limit: int) -> str:
-    """Cut an over-long sentence at the last clause boundary before ``limit`` and mark the cut with '…'."""
-    if len(text) <= limit:
-        return text
-    cut = max(text.rfind("; ", 0, limit), text.rfind(", ", 0, limit))
-    if cut < limit // 2:
-        cut = text.rfind(" ", 0, limit)
-    return text[: max(cut, 1)].rstrip(" ,;:") + "…"
-
-
-def _units(cands: list[Candidate], max_chars: int) -> list[tuple[str, np.ndarray, Candidate, int]]:
-    """Sentences of the candidates (merging a 'following:' lead-in with its list), de-duplicated by span."""
+def _units(cands: list[Candidate], max_chars: int) -> list[tuple[str, np.ndarray, Candidate, int, int]]:
+    """(text, vector, candidate, position in chunk, document offset) of the candidates' sentences (a 'following:'
+    lead-in merged with its list), de-duplicated by span."""
     seen: set[tuple[str, int]] = set()
-    out: list[tuple[str, np.ndarray, Candidate, int]] = []
+    out: list[tuple[str, np.ndarray, Candidate, int, int]] = []
     for cand in cands:
         sents, base = cand.chunk.sentences, cand.chunk.start
         i = 0
@@ -118,7 +115,8 @@ def _units(cands: list[Candidate], max_chars: int) -> list[tuple[str, np.ndarray
                 raw = cand.chunk.text[sents[i].start - base : sents[j].end - base]
                 vec = cand.sentence_vectors[i : j + 1].mean(axis=0)
                 position = i if cand.chunk.ordinal == 0 else i + 1
-                out.append((normalise_statement(raw), vec / (np.linalg.norm(vec) or 1.0), cand, position))
+                out.append((normalise_statement(raw), vec / (np.linalg.norm(vec) or 1.0), cand, position,
+                            sents[i].start))
             i = j + 1
     return out
 
@@ -139,11 +137,18 @@ def assemble(
     tokenize: Callable[[str], list[str]],
     settings: AnswerSettings,
     prefer_types: tuple[DocType, ...] = (),
+    today: date | None = None,
+    section_chunks: Callable[[Candidate], list[Candidate]] | None = None,
 ) -> Assembled:
-    """Build the cited parts of an answer from retrieved chunks (the pipeline adds the rest)."""
+    """Build the cited parts of an answer from retrieved chunks (the pipeline adds the rest).
+
+    ``section_chunks(candidate)`` (all chunks of a candidate's section) lets a numbered procedure that runs over
+    several chunks be shown whole, in order (:mod:`app.procedures`).
+    """
     topics = list(dict.fromkeys(c.meta.title for c in candidates if c.meta.title))[:5]
     total_weight = sum(query_weights.values()) or 1.0
     q_facet = question_facet(question)
+    q_intent = question_intent(question)
     title_cache: dict[str, set[str]] = {}
 
     def title_terms(title: str) -> set[str]:
@@ -152,17 +157,20 @@ def assemble(
         return title_cache[title]
 
     units: list[_Unit] = []
-    for text, vec, cand, position in _units(candidates, settings.max_sentence_chars * 2):
+    for text, vec, cand, position, start in _units(candidates, settings.max_sentence_chars * 2):
         if not _usable(text):
             continue
         toks = set(tokenize(text))
-        with_title = toks | title_terms(cand.meta.title)
+        with_title = toks | title_terms(cand.meta.topic)
         lexical = 0.5 * (sum(w for t, w in query_weights.items() if t in toks)
                          + sum(w for t, w in query_weights.items() if t in with_title)) / total_weight
-        unit = _Unit(text, vec, cand, float(vec @ qvec), lexical, sentence_facet(text), position, frozenset(toks))
+        unit = _Unit(text, vec, cand, float(vec @ qvec), lexical, sentence_facet(text), position, frozenset(toks),
+                     answers=answers_intent(text, q_intent), start=start)
         unit.score = (
             W_DENSE * unit.dense + W_LEX * lexical + W_RANK / np.sqrt(cand.rank)
             + (W_FACET if q_facet and unit.facet == q_facet else 0.0)
+            + (W_INTENT if unit.answers else 0.0)
+            + (W_SECTION if section_matches(cand.chunk.section_path, q_intent) else 0.0)
             + (0.02 if cand.meta.type in prefer_types else 0.0)
             - (0.03 if _ANAPHORA.match(text) else 0.0)  # leans on a previous sentence
         )
@@ -175,9 +183,30 @@ def assemble(
     _attach_support(chosen, units)
     coverage = _coverage(chosen, query_weights, total_weight, tokenize)
     bottom, rest = _pick_bottom_line(chosen, q_facet)
+    steps = _procedure(candidates, q_intent or q_facet, section_chunks)
+    stepped = {(s.cand.chunk.doc_id, s.start) for s in steps}
+    rest = [u for u in rest if (u.cand.chunk.doc_id, u.start) not in stepped]
+    alternatives, rest = split_alternatives(bottom, rest, q_intent)
     sections = _sections(rest, q_facet, settings.max_sections)
-    bottom_st, section_models, refs = _number(bottom, sections, settings.max_sentence_chars)
-    return Assembled(bottom_st, section_models, refs, evidence, coverage, topics)
+    numbering = Numbering(settings.max_sentence_chars, settings.stale_after_years, today)
+    bottom_st = numbering.cite(bottom)
+    section_models = [numbering.section(h, us) for h, us in sections[:1]]
+    if steps:
+        section_models.append(numbering.section(_procedure_heading(q_intent or q_facet), steps, ordered=True))
+    section_models += [numbering.section(h, us) for h, us in alternatives]
+    section_models += [numbering.section(h, us) for h, us in sections[1:]]
+    return Assembled(bottom_st, section_models, numbering.references(), evidence, coverage, topics)
+
+
+def _procedure(candidates: list[Candidate], kind: str | None,
+               section_chunks: Callable[[Candidate], list[Candidate]] | None) -> list[Step]:
+    if kind not in PROCEDURE_KINDS:
+        return []
+    return find_procedure(candidates, lambda path: section_matches(path, kind), section_chunks or (lambda c: [c]))
+
+
+def _procedure_heading(kind: str | None) -> str:
+    return PROCEDURE_KINDS.get(kind or "", "Steps, in the source's order")
 
 
 def _mmr(units: list[_Unit], settings: AnswerSettings) -> list[_Unit]:
@@ -223,7 +252,8 @@ def _coverage(chosen: list[_Unit], weights: Mapping[str, float], total: float,
 
 
 def _pick_bottom_line(chosen: list[_Unit], q_facet: str | None) -> tuple[_Unit, list[_Unit]]:
-    """The most relevant short declarative statement, preferring one on the question's facet."""
+    """The most relevant short declarative statement, preferring one on the question's facet; when some of the
+    best statements name what the question asks for (a test, a treatment, a dose...), it is one of them."""
     def key(u: _Unit) -> float:
         words = len(u.text.split())
         fit = 0.0 if 6 <= words <= 45 else -0.05
@@ -232,7 +262,7 @@ def _pick_bottom_line(chosen: list[_Unit], q_facet: str | None) -> tuple[_Unit, 
         lead = 0.02 if u.position == 0 else 0.0  # a passage's opening sentence tends to summarise it
         return (u.score + fit + lead + (0.03 if q_facet and u.facet == q_facet else 0.0)
                 - (0.04 if u.text.endswith(":") else 0.0) - anaphoric - tentative)
-    pool = chosen[: min(4, len(chosen))]
+    pool = [u for u in chosen[:6] if u.answers][:4] or chosen[: min(4, len(chosen))]
     bottom = max(pool, key=key)
     return bottom, [u for u in chosen if u is not bottom]
 
@@ -255,39 +285,3 @@ def _sections(units: list[_Unit], q_facet: str | None, max_sections: int) -> lis
         groups = {h: groups[h] for h in keep} | {heading(None): merged}
         order = keep + [heading(None)]
     return [(h, sorted(groups[h], key=lambda u: -u.score)) for h in order if groups[h]]
-
-
-def _number(bottom: _Unit, sections: list[tuple[str, list[_Unit]]], max_chars: int):
-    """Statements with citation numbers by first use; one reference per source (page of a document)."""
-    numbers: dict[tuple, int] = {}
-    cited: dict[int, list[Candidate]] = {}
-
-    def cite(u: _Unit) -> Statement:
-        ns = []
-        for cand in u.support:
-            key = (cand.meta.parent_id or cand.chunk.doc_id, tuple(cand.chunk.pages))
-            if key not in numbers:
-                numbers[key] = len(numbers) + 1
-                cited[numbers[key]] = []
-            n = numbers[key]
-            if cand not in cited[n]:
-                cited[n].append(cand)
-            ns.append(n)
-        return Statement(text=trim(u.text, max_chars), citations=sorted(set(ns)), chunk_id=u.cand.chunk.chunk_id)
-
-    bottom_st = cite(bottom)
-    out = [Section(heading=h, statements=[cite(u) for u in us]) for h, us in sections]
-    refs = [_reference(n, cands) for n, cands in sorted(cited.items())]
-    return bottom_st, out, refs
-
-
-def _reference(n: int, cands: list[Candidate]) -> Reference:
-    cands = sorted(cands, key=lambda c: c.chunk.ordinal)
-    meta, first = cands[0].meta, cands[0].chunk
-    section = " › ".join(p for p in first.section_path if p != meta.title)
-    pages = sorted({p for c in cands for p in c.chunk.pages})
-    return Reference(
-        n=n, type=meta.type, title=meta.title, issuer=meta.issuer, year=meta.year, url=safe_url(meta.url) or "",
-        pages=pages, section=section, chunk_id=first.chunk_id, chunk_ids=[c.chunk.chunk_id for c in cands],
-        doc_id=first.doc_id, passage=" … ".join(normalise_statement(c.chunk.text) for c in cands),
-    )

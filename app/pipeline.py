@@ -14,6 +14,7 @@ from typing import Callable
 
 
 from app.assemble import Candidate, assemble
+from app.citing import superseded_notice
 from app.expand import expand_query
 from app.followup import resolve_followup
 from app.logs import record_timings
@@ -31,7 +32,7 @@ from index.settings import Settings
 from index.storage import LoadedIndex, open_index
 
 PREFERRED_TYPES = {
-    "clinician": (DocType.guideline, DocType.research),
+    "clinician": (DocType.guideline, DocType.evidence_summary, DocType.research),
     "patient": (DocType.patient_information,),
 }
 #: Minimum share of the question's lexical weight the chosen statements must contain, when evidence is weak.
@@ -41,6 +42,8 @@ STRONG_EVIDENCE = 0.62
 #: Unknown words offered to the spelling corrector per question (bounds the cost of a question full of names);
 #: further unknown words count as names the index never mentions.
 MAX_SPELLING_CHECKS = 24
+#: Chunks on either side of a passage looked at to complete a numbered procedure of its section.
+SECTION_REACH = 6
 
 
 def query_weights(bm25: BM25Index, query: str) -> dict[str, float]:
@@ -144,7 +147,8 @@ class AnswerPipeline:
         t = time.perf_counter()
         candidates = [self._candidate(h.row, rank) for rank, h in enumerate(hits, start=1)]
         weights = query_weights(self.index.bm25, search_text)
-        built = assemble(resolved.text, qvec, weights, candidates, tokenize, self.settings.answer, prefer_types)
+        built = assemble(resolved.text, qvec, weights, candidates, tokenize, self.settings.answer, prefer_types,
+                         section_chunks=self._section_chunks)
         timings["assembly"] = _ms(t)
 
         reason = self._abstain_reason(built.evidence, built.coverage, unknown, bool(candidates))
@@ -158,6 +162,7 @@ class AnswerPipeline:
             answer.covered_topics = built.covered_topics
         else:
             answer.bottom_line, answer.sections, answer.references = built.bottom_line, built.sections, built.references
+            answer.currency_notice = superseded_notice(built.references, self.settings.answer.stale_after_years)
         t = time.perf_counter()
         if self.bank is not None and self.settings.answer.related_questions:
             answer.related_questions = self.bank.related(
@@ -196,13 +201,21 @@ class AnswerPipeline:
         except KeyError:
             return False
 
+    def _section_chunks(self, cand: Candidate, reach: int = SECTION_REACH) -> list[Candidate]:
+        """The chunks of ``cand``'s section within ``reach`` chunks of it, in order (for numbered procedures)."""
+        store = self.index.store
+        path, ordinal = cand.chunk.section_path, cand.chunk.ordinal
+        rows = [r for r in store.rows_of_document(cand.chunk.doc_id)
+                if abs(store.chunks[r].ordinal - ordinal) <= reach and store.chunks[r].section_path == path]
+        return [cand if r == cand.row else self._candidate(r, cand.rank) for r in rows]
+
     def _candidate(self, row: int, rank: int) -> Candidate:
         store = self.index.store
         chunk = store.chunks[row]
         if self.sentences is not None:
             vecs = self.sentences.for_row(row)
         else:  # index built without sentence vectors: embed this chunk's sentences now (slower)
-            title = store.meta_of_row(row).title
+            title = store.meta_of_row(row).topic
             vecs = self.embedder.encode(sentence_texts([chunk], [title]))
         return Candidate(row=row, rank=rank, chunk=chunk, meta=store.meta_of_row(row), sentence_vectors=vecs)
 

@@ -19,11 +19,12 @@ def _inline(text: str) -> str:
 
 
 def _statement(st: Statement) -> str:
-    return f"{_inline(st.text)} {format_citations(st.citations)}"
+    grade = f" *({_inline(st.grade)})*" if st.grade else ""
+    return f"{_inline(st.text)} {format_citations(st.citations)}{grade}"
 
 
 def render_reference(ref: Reference) -> str:
-    """One reference line, e.g. ``1. *Guideline* — **Title**. CDC, 2022. p. 4. § Section. <url>``."""
+    """One reference line, e.g. ``1. *Guideline* — **Title**. CDC, 2022. p. 4. § Section. Released 2022-11. <url>``."""
     parts = [f"{ref.n}. *{ref.type.value}* — **{_inline(ref.title)}**."]
     who = ", ".join(str(x) for x in (ref.issuer, ref.year) if x)
     if who:
@@ -33,6 +34,12 @@ def render_reference(ref: Reference) -> str:
         parts.append(f"p. {pages[0]}." if len(pages) == 1 else f"pp. {pages[0]}–{pages[-1]}.")
     if ref.section:
         parts.append(f"§ {_inline(ref.section)}.")
+    if ref.date:
+        parts.append(f"{_inline(ref.date[:1].upper() + ref.date[1:])}.")
+    if ref.possibly_superseded:
+        parts.append("**May be superseded** (older than the configured age).")
+    if ref.status:
+        parts.append(f"*{_inline(ref.status)}*")
     if url := safe_url(ref.url):
         parts.append(f"<{url}>")
     return " ".join(parts)
@@ -47,10 +54,14 @@ def render_markdown(answer: Answer) -> str:
         if answer.covered_topics:
             out += [f"{ABSTENTION_COVERED_PREFIX} " + "; ".join(map(md_escape, answer.covered_topics)) + ".", ""]
     elif answer.bottom_line:
-        out += [f"**{_inline(answer.bottom_line.text)}** {format_citations(answer.bottom_line.citations)}", ""]
+        grade = f" *({_inline(answer.bottom_line.grade)})*" if answer.bottom_line.grade else ""
+        out += [f"**{_inline(answer.bottom_line.text)}** {format_citations(answer.bottom_line.citations)}{grade}", ""]
+    if answer.currency_notice:  # medcite's own wording (contracts.SUPERSEDED_NOTICE): its [n] are citations
+        out += [f"> ⚠️ {answer.currency_notice}", ""]
     for section in answer.sections:
         out += [f"### {_inline(section.heading)}", ""]
-        out += [f"- {_statement(st)}" for st in section.statements]
+        out += [f"{f'{i}.' if section.ordered else '-'} {_statement(st)}"
+                for i, st in enumerate(section.statements, start=1)]
         out.append("")
     if answer.references:
         out += ["### References", ""]

@@ -265,7 +265,7 @@ class SearchEngine:
         return boost
 
     def _rerank_text(self, row: int) -> str:
-        return self.index.store.chunks[row].embed_text(self.index.store.meta_of_row(row).title)
+        return self.index.store.chunks[row].embed_text(self.index.store.meta_of_row(row).topic)
 
     def passages(self, hits: list[Hit]) -> list[Passage]:
         """``Passage`` objects (chunk text plus source metadata) for ``hits``, ranked by position from 1."""

@@ -101,11 +101,15 @@ class Statement(BaseModel):
     text: str
     citations: list[int] = Field(description="Reference numbers, rendered as [n].")
     chunk_id: str = Field(description="Chunk the sentence comes from.")
+    grade: str | None = Field(None, description="Evidence grade the source states for this sentence, e.g. "
+                              "'USPSTF grade A', 'VA/DoD: strong for', 'Level of evidence C1 (PDQ)'.")
 
 
 class Section(BaseModel):
     heading: str
     statements: list[Statement]
+    ordered: bool = Field(False, description="Steps kept in the source's order (a numbered procedure such as a "
+                          "diagnostic work-up); rendered as a numbered list.")
 
 
 class Reference(BaseModel):
@@ -121,6 +125,13 @@ class Reference(BaseModel):
     chunk_ids: list[str] = Field(default_factory=list, description="Every cited chunk of this source, in order.")
     doc_id: str
     passage: str = Field(description="The cited passage: the cited chunks' text, joined by ' … '.")
+    date: str = Field("", description="The source's date as shown: 'reviewed 2025-12-30', 'released 2016-06', "
+                      "'2016', or '' when unknown.")
+    age_years: float | None = Field(None, description="Years since that date (None when undated).")
+    possibly_superseded: bool = Field(False, description="Older than the configured age (AnswerSettings."
+                                      "stale_after_years): it may have been superseded.")
+    status: str = Field("", description="What the source says about its own currency (e.g. an archived summary).")
+    grades: list[str] = Field(default_factory=list, description="Evidence grades of the statements citing it.")
 
 
 class TraceHit(BaseModel):
@@ -154,4 +165,5 @@ class Answer(BaseModel):
     abstain_reason: str | None = None
     covered_topics: list[str] = Field(default_factory=list, description="Nearest topics the index covers (abstentions).")
     safety_notice: str | None = None
+    currency_notice: str | None = Field(None, description="Set when a cited source may be superseded (too old).")
     trace: Trace | None = None

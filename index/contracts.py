@@ -42,6 +42,12 @@ EMERGENCY_NOTICE = (
     "emergency department now; do not wait for an online answer."
 )
 
+#: Appended to an answer citing sources older than ``AnswerSettings.stale_after_years``; {refs} = "[2][3]".
+SUPERSEDED_NOTICE = (
+    "Sources {refs} are more than {years} years old and may have been superseded: check for a current version "
+    "before relying on them."
+)
+
 #: Embedding text layout (MedRAG style) so that short sections stay findable.
 EMBED_SEPARATOR = " -- "
 

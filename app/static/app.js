@@ -132,7 +132,8 @@ function citations(numbers, seq) {
 }
 
 function statementLine(tag, statement, seq, cls) {
-  return el(tag, { cls }, [document.createTextNode(statement.text + " "), citations(statement.citations, seq)]);
+  return el(tag, { cls }, [document.createTextNode(statement.text + " "), citations(statement.citations, seq),
+    statement.grade ? el("span", { cls: "grade", text: statement.grade, attrs: { title: "Evidence grade stated by the source" } }) : null]);
 }
 
 function referenceItem(ref, seq) {
@@ -140,7 +141,7 @@ function referenceItem(ref, seq) {
     ? el("a", { cls: "ref-title", text: ref.title,
       attrs: { href: ref.url, target: "_blank", rel: "noopener noreferrer" } })
     : el("span", { cls: "ref-title", text: ref.title });
-  const meta = [ref.issuer, ref.year, ref.pages.length ? (ref.pages.length === 1 ? `p. ${ref.pages[0]}`
+  const meta = [ref.issuer, ref.date || ref.year || "undated", ref.pages.length ? (ref.pages.length === 1 ? `p. ${ref.pages[0]}`
     : `pp. ${ref.pages[0]}–${ref.pages[ref.pages.length - 1]}`) : "", ref.section ? `§ ${ref.section}` : ""]
     .filter(Boolean).join(" · ");
   const typeCls = "badge badge-" + ref.type.toLowerCase().replace(/[^a-z]+/g, "-");
@@ -149,6 +150,10 @@ function referenceItem(ref, seq) {
     el("div", { cls: "ref-body" }, [
       el("span", { cls: typeCls, text: ref.type }), title,
       meta ? el("span", { cls: "ref-meta", text: meta }) : null,
+      ref.possibly_superseded ? el("span", { cls: "badge badge-stale", text: "May be superseded",
+        attrs: { title: `About ${Math.round(ref.age_years)} years old: check for a current version` } }) : null,
+      ref.status ? el("span", { cls: "ref-meta ref-status", text: ref.status }) : null,
+      ref.grades && ref.grades.length ? el("span", { cls: "ref-meta", text: `Grades: ${ref.grades.join("; ")}` }) : null,
       ref.url && !/^https?:\/\//i.test(ref.url) ? el("span", { cls: "ref-meta", text: ref.url }) : null,
       el("details", { cls: "ref-passage" }, [
         el("summary", { text: "Cited passage" }), el("blockquote", { text: ref.passage })]),
@@ -185,10 +190,14 @@ function renderAnswer(answer, seq) {
       statementLine("p", answer.bottom_line, seq,
         answer.bottom_line.text.length > 160 ? "headline long" : "headline")]));
   }
+  if (answer.currency_notice) {
+    card.append(el("p", { cls: "currency", attrs: { role: "note" }, text: answer.currency_notice }));
+  }
   for (const section of answer.sections) {
     card.append(el("section", { cls: "answer-section" }, [
       el("h3", { text: section.heading }),
-      el("ul", {}, section.statements.map((st) => statementLine("li", st, seq))),
+      el(section.ordered ? "ol" : "ul", { cls: section.ordered ? "steps" : "" },
+        section.statements.map((st) => statementLine("li", st, seq))),
     ]));
   }
   if (answer.references.length) {
