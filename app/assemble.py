@@ -42,6 +42,7 @@ _ANAPHORA = re.compile(
 # such answers sit get a bonus).
 W_DENSE, W_LEX, W_RANK, W_FACET = 0.60, 0.30, 0.08, 0.06
 W_INTENT, W_SECTION = 0.08, 0.04
+W_OTHER_AUDIENCE = 0.05  # a source written for the other audience (patient pages for a clinician)
 SUPPORT_SIM = 0.92  # a sentence this similar in another retrieved chunk also supports the statement
 DUPLICATE_SIM = 0.88  # a candidate this similar to a chosen statement is redundant
 SAME_TEXT_JACCARD = 0.85
@@ -122,11 +123,14 @@ def _units(cands: list[Candidate], max_chars: int) -> list[tuple[str, np.ndarray
 
 
 def _usable(text: str) -> bool:
-    """A statement candidate: long enough, not a question, heading or boilerplate."""
+    """A statement candidate: long enough, not a question, heading, caption or boilerplate."""
     words = text.split()
     if len(words) < MIN_WORDS or text.endswith("?") or _BOILERPLATE.match(text):
         return False
-    return text.endswith((".", "!", ":", ")", "…", '"', "”")) or len(words) >= 12
+    if text.endswith((".", "!", ":", ")", "…", '"', "”")):
+        return True
+    capitalised = sum(w[:1].isupper() for w in words if w[:1].isalpha())
+    return len(words) >= 12 and capitalised < 0.5 * len(words)  # a long Title Case line is a heading or caption
 
 
 def assemble(
@@ -139,11 +143,13 @@ def assemble(
     prefer_types: tuple[DocType, ...] = (),
     today: date | None = None,
     section_chunks: Callable[[Candidate], list[Candidate]] | None = None,
+    audience: str | None = None,
 ) -> Assembled:
     """Build the cited parts of an answer from retrieved chunks (the pipeline adds the rest).
 
     ``section_chunks(candidate)`` (all chunks of a candidate's section) lets a numbered procedure that runs over
-    several chunks be shown whole, in order (:mod:`app.procedures`).
+    several chunks be shown whole, in order (:mod:`app.procedures`). Sources written for another ``audience``
+    weigh less and give the bottom line only when no source for this audience is among the best statements.
     """
     topics = list(dict.fromkeys(c.meta.title for c in candidates if c.meta.title))[:5]
     total_weight = sum(query_weights.values()) or 1.0
@@ -172,6 +178,7 @@ def assemble(
             + (W_INTENT if unit.answers else 0.0)
             + (W_SECTION if section_matches(cand.chunk.section_path, q_intent) else 0.0)
             + (0.02 if cand.meta.type in prefer_types else 0.0)
+            - (W_OTHER_AUDIENCE if audience and cand.meta.audience != audience else 0.0)
             - (0.03 if _ANAPHORA.match(text) else 0.0)  # leans on a previous sentence
         )
         units.append(unit)
@@ -182,7 +189,7 @@ def assemble(
     chosen = _mmr(units, settings)
     _attach_support(chosen, units)
     coverage = _coverage(chosen, query_weights, total_weight, tokenize)
-    bottom, rest = _pick_bottom_line(chosen, q_facet)
+    bottom, rest = _pick_bottom_line(chosen, q_facet, audience)
     steps = _procedure(candidates, q_intent or q_facet, section_chunks)
     stepped = {(s.cand.chunk.doc_id, s.start) for s in steps}
     rest = [u for u in rest if (u.cand.chunk.doc_id, u.start) not in stepped]
@@ -251,7 +258,8 @@ def _coverage(chosen: list[_Unit], weights: Mapping[str, float], total: float,
     return sum(w for t, w in weights.items() if t in toks) / total
 
 
-def _pick_bottom_line(chosen: list[_Unit], q_facet: str | None) -> tuple[_Unit, list[_Unit]]:
+def _pick_bottom_line(chosen: list[_Unit], q_facet: str | None,
+                      audience: str | None = None) -> tuple[_Unit, list[_Unit]]:
     """The most relevant short declarative statement, preferring one on the question's facet; when some of the
     best statements name what the question asks for (a test, a treatment, a dose...), it is one of them."""
     def key(u: _Unit) -> float:
@@ -262,7 +270,8 @@ def _pick_bottom_line(chosen: list[_Unit], q_facet: str | None) -> tuple[_Unit, 
         lead = 0.02 if u.position == 0 else 0.0  # a passage's opening sentence tends to summarise it
         return (u.score + fit + lead + (0.03 if q_facet and u.facet == q_facet else 0.0)
                 - (0.04 if u.text.endswith(":") else 0.0) - anaphoric - tentative)
-    pool = [u for u in chosen[:6] if u.answers][:4] or chosen[: min(4, len(chosen))]
+    same = [u for u in chosen if not audience or u.cand.meta.audience == audience] or chosen
+    pool = [u for u in same[:6] if u.answers][:4] or same[: min(4, len(same))]
     bottom = max(pool, key=key)
     return bottom, [u for u in chosen if u is not bottom]
 

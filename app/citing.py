@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 _SPACE = re.compile(r"\s+")
 _BULLET = re.compile(r"^\s*(?:[-•*·▪◦]|\d{1,2}[.)])\s+")
+_EMPTY_CELLS = re.compile(r"(?:\s*\|)+\s*")
 
 
 class Citable(Protocol):
@@ -38,12 +39,17 @@ class Citable(Protocol):
 
 
 def normalise_statement(text: str) -> str:
-    """Collapse whitespace and drop a leading bullet marker.
+    """Collapse whitespace, drop a leading bullet marker, and tidy table rows (empty cells, edge pipes).
 
     >>> normalise_statement("   - Fever or  night sweats.")
     'Fever or night sweats.'
+    >>> normalise_statement("| | Megestrol acetate | | 160–800 mg daily |")
+    'Megestrol acetate | 160–800 mg daily'
     """
-    return _BULLET.sub("", _SPACE.sub(" ", text).strip())
+    text = _SPACE.sub(" ", text).strip()
+    if "|" in text:
+        text = _EMPTY_CELLS.sub(" | ", text).strip(" |")
+    return _BULLET.sub("", text)
 
 
 def trim(text: str, limit: int) -> str:

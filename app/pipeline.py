@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import math
+import re
 import threading
 import time
 from typing import Callable
@@ -39,6 +40,7 @@ PREFERRED_TYPES = {
 MIN_COVERAGE = 0.34
 #: Dense evidence above this is trusted even with low lexical coverage (paraphrased questions).
 STRONG_EVIDENCE = 0.62
+_LETTERS = re.compile(r"[^\W\d_]+")
 #: Unknown words offered to the spelling corrector per question (bounds the cost of a question full of names);
 #: further unknown words count as names the index never mentions.
 MAX_SPELLING_CHECKS = 24
@@ -64,26 +66,32 @@ def unknown_names(bm25: BM25Index, query: str, count_pieces: Callable[[str], int
                   speller: Speller | None = None) -> tuple[list[str], list[str]]:
     """Name-like query words the index never mentions (e.g. a made-up or unindexed drug), and typo corrections.
 
-    A word counts when it has 5+ letters, none of its terms occurs in the index, and the embedding model's
-    word-piece vocabulary does not know it as one piece: common English words ("rocket") are single pieces and
-    are left to the similarity threshold; names ("zorblaxin") split into several. A word within a small edit
-    distance of an indexed term is a misspelling ("diahrrea"), not a name: its correction is returned instead.
+    Words are runs of letters ("BCR::ABL1" gives "BCR" and "ABL"). A word counts when it has 5+ letters, none of its
+    terms occurs in the index, no indexed term of 5+ letters begins it (so "gentler" is a form of "gentle", not a
+    name), and the embedding model's word-piece vocabulary does not know it as one piece: common English words
+    ("rocket") are single pieces and are left to the similarity threshold; names ("zorblaxin") split into several.
+    A word within a small edit distance of an indexed term is a misspelling ("diahrrea"), not a name: its
+    correction is returned instead.
     """
     vocab = bm25.model.vocab_dict
     unknown: list[str] = []
     corrections: list[str] = []
     checks = 0
-    for word in dict.fromkeys(query.replace("-", " ").replace("/", " ").split()):
-        clean = "".join(ch for ch in word if ch.isalpha())
-        if len(clean) >= 5 and clean.isalpha():
-            terms = tokenize(clean)
-            if terms and all(t not in vocab for t in terms) and count_pieces(clean.lower()) > 1:
-                fixed = speller.correct(terms[0]) if speller and checks < MAX_SPELLING_CHECKS else None
-                checks += 1
-                if fixed:
-                    corrections.append(fixed)
-                else:
-                    unknown.append(clean)
+    for word in dict.fromkeys(_LETTERS.findall(query)):
+        if len(word) < 5:
+            continue
+        terms = tokenize(word)
+        lower = word.lower()
+        if not terms or any(t in vocab for t in terms) or count_pieces(lower) <= 1:
+            continue
+        if any(lower[:k] in vocab for k in range(len(lower) - 1, 4, -1)):
+            continue  # an inflected or derived form of an indexed word
+        fixed = speller.correct(terms[0]) if speller and checks < MAX_SPELLING_CHECKS else None
+        checks += 1
+        if fixed:
+            corrections.append(fixed)
+        else:
+            unknown.append(word)
     return unknown, corrections
 
 
@@ -148,7 +156,7 @@ class AnswerPipeline:
         candidates = [self._candidate(h.row, rank) for rank, h in enumerate(hits, start=1)]
         weights = query_weights(self.index.bm25, search_text)
         built = assemble(resolved.text, qvec, weights, candidates, tokenize, self.settings.answer, prefer_types,
-                         section_chunks=self._section_chunks)
+                         section_chunks=self._section_chunks, audience=request.audience)
         timings["assembly"] = _ms(t)
 
         reason = self._abstain_reason(built.evidence, built.coverage, unknown, bool(candidates))
@@ -178,6 +186,7 @@ class AnswerPipeline:
                 hits=[TraceHit(chunk_id=self.index.store.chunks[h.row].chunk_id, rank=i, score=h.score,
                                retriever=h.retriever, sources=h.sources) for i, h in enumerate(hits, start=1)],
                 timings_ms=_rounded(timings), evidence_score=round(built.evidence, 4),
+                coverage=round(built.coverage, 4), unknown_names=unknown,
             )
         return answer
 

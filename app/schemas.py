@@ -147,7 +147,9 @@ class Trace(BaseModel):
     topic_shift: bool | None = None
     hits: list[TraceHit] = Field(default_factory=list)
     timings_ms: dict[str, float] = Field(default_factory=dict)
-    evidence_score: float | None = None
+    evidence_score: float | None = Field(None, description="Best dense similarity of a usable sentence.")
+    coverage: float | None = Field(None, description="Share of the question's key-term weight in the statements.")
+    unknown_names: list[str] = Field(default_factory=list, description="Question words the index never mentions.")
 
 
 class Answer(BaseModel):

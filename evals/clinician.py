@@ -104,10 +104,14 @@ def document_rank(doc_ids: Sequence[str], gold: str) -> int | None:
 
 
 def statement_texts(answer: Answer) -> tuple[list[str], list[str]]:
-    """(bottom-line text, bottom line + every section statement): what key facts are looked for in. References,
-    related questions, headings, abstention reasons, notices and the disclaimer never count."""
-    bottom = [answer.bottom_line.text] if answer.bottom_line is not None else []
-    return bottom, bottom + [s.text for section in answer.sections for s in section.statements]
+    """(bottom-line text, bottom line + every section statement): what key facts are looked for in. A statement's
+    evidence grade (shown beside it, e.g. "USPSTF grade A") counts as part of it. References, related questions,
+    headings, abstention reasons, notices and the disclaimer never count."""
+    def shown(st) -> str:
+        return f"{st.text} ({st.grade})" if st.grade else st.text
+
+    bottom = [shown(answer.bottom_line)] if answer.bottom_line is not None else []
+    return bottom, bottom + [shown(s) for section in answer.sections for s in section.statements]
 
 
 def turn_of(question: str, answer: Answer) -> dict[str, Any]:
