@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install index serve test test-slow test-browser bench clean
+.PHONY: install index serve test test-slow test-browser test-postgres bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -34,6 +34,10 @@ test: install
 
 test-slow: install
 	$(BIN)/python -m pytest -q -m "slow and not browser"
+
+# Review-store tests on a real PostgreSQL 15 (Debian's packages via apt-get, no container).
+test-postgres: install
+	url="$$(bash .ci/postgres-setup.sh)" && MEDCITE_TEST_POSTGRES_URL="$$url" $(BIN)/python -m pytest -q -m postgres tests/app/review
 
 # Browser tests: Debian's Chromium (apt) driven by Playwright for Python; no browser download.
 test-browser: install

@@ -252,7 +252,8 @@ def run_ingest(paths: list[Path], settings: Settings) -> IngestReport:
     work = Path(tempfile.mkdtemp(prefix=f"{JOB_TMP_PREFIX}{os.getpid()}-", dir=tmp_root))
     try:
         settings_file, report_file = work / "settings.json", work / "report.json"
-        settings_file.write_text(settings.model_dump_json(exclude={"security"}), encoding="utf-8")
+        # no keys or database URLs on disk: the child takes those sections from its environment
+        settings_file.write_text(settings.model_dump_json(exclude={"security", "review"}), encoding="utf-8")
         try:
             done = _run_child(["ingest", "--settings", str(settings_file), "--report", str(report_file),
                                *map(str, paths)], settings.security.ingest_timeout_s, "the ingest")

@@ -48,6 +48,23 @@ SUPERSEDED_NOTICE = (
     "before relying on them."
 )
 
+#: Shown with every stored answer that no reviewer has approved (submitted, under review, changes requested,
+#: needs re-review), like the disclaimer.
+PENDING_REVIEW_NOTICE = (
+    "This answer is pending human review: no medical reviewer has approved it yet, so exercise caution and check "
+    "the cited sources before relying on it."
+)
+#: Shown with an approved answer; {reviewer} = the reviewer's name, {date} = the approval date (YYYY-MM-DD, UTC).
+APPROVED_TEMPLATE = "Approved by {reviewer} on {date}"
+#: Review status of a stored answer ("article") -> the label shown to readers.
+REVIEW_STATUS_LABELS = {
+    "submitted": "Submitted",
+    "under_review": "Under review",
+    "approved": "Approved",
+    "changes_requested": "Changes requested",
+    "needs_re_review": "Needs re-review",
+}
+
 #: Embedding text layout (MedRAG style) so that short sections stay findable.
 EMBED_SEPARATOR = " -- "
 

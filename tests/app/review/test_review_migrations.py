@@ -1,0 +1,91 @@
+"""The schema comes from the Alembic migrations, on first use, from nothing; the ORM models agree with it; the
+migration scripts ship as package data; a database from a newer medcite is refused clearly."""
+
+from __future__ import annotations
+
+import threading
+import tomllib
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect, text
+
+from app.review import ReviewService, SchemaError
+from app.review.migrate import MIGRATIONS_DIR, head_revision
+from app.review.tables import Base
+
+REPO = Path(__file__).resolve().parents[3]
+TABLES = {"review_articles", "review_events", "review_feedback", "alembic_version"}
+
+
+def test_first_use_creates_the_schema_from_nothing(make_settings, tmp_path):
+    settings = make_settings()
+    if settings.review.database_url is None:
+        assert not (tmp_path / "var").exists()  # not even the data directory before first use
+    svc = ReviewService(settings)
+    try:
+        assert svc.queue() == []  # first call: creates the file / tables
+        engine = svc.store.engine()
+        assert TABLES <= set(inspect(engine).get_table_names())
+        with engine.connect() as conn:
+            assert MigrationContext.configure(conn).get_current_revision() == head_revision()
+            assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []  # ORM == migrated schema
+        if settings.review.database_url is None:
+            assert (tmp_path / "var" / "review.db").is_file()
+            with engine.connect() as conn:
+                assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+                assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 5000
+                assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    finally:
+        svc.close()
+
+
+def test_a_second_start_keeps_the_data_and_concurrent_first_starts_both_work(make_service, new_article):
+    first = make_service()
+    article = new_article(first)
+    first.close()
+    assert make_service().get(article.id) == article
+
+    services = [make_service(), make_service()]
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(2)
+
+    def start(svc: ReviewService) -> None:
+        barrier.wait()
+        try:
+            new_article(svc)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start, args=(s,)) for s in services]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    assert len(services[0].queue()) == 3
+
+
+def test_a_database_from_a_newer_medcite_is_refused_naming_the_problem(make_service):
+    svc = make_service()
+    svc.queue()
+    with svc.store.engine().begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999_future'"))
+    svc.close()
+    with pytest.raises(SchemaError, match="revision") as info:
+        make_service().queue()
+    assert svc.store.where in str(info.value)
+
+
+def test_migration_scripts_are_package_data():
+    """Every file under app/review/migrations is matched by pyproject's package-data (an installed medcite finds
+    them), and there is exactly one head revision."""
+    globs = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["app"]
+    app_dir = REPO / "app"
+    shipped = {p for g in globs for p in app_dir.glob(g)}
+    files = {p for p in MIGRATIONS_DIR.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
+    assert files and files <= shipped, sorted(str(p) for p in files - shipped)
+    assert (MIGRATIONS_DIR / "env.py") in files
+    assert head_revision() == "0001"
