@@ -35,8 +35,10 @@ RETRIEVERS = ("bm25", "dense", "hybrid", "hybrid+rerank")
 #: Fused-score boost, in units of a rank-1 hit of one weight-1 retriever (``1 / (rrf_k + 1)``), for a passage
 #: cited earlier in the conversation. It reorders candidates a little; it never adds a passage to them.
 PREFER_ROW_BOOST = 0.25
-#: Same unit, for a passage of a preferred reference type (audience preference).
-PREFER_TYPE_BOOST = 0.15
+#: Same unit, for a passage of a preferred reference type (audience preference: guidelines and evidence summaries
+#: for clinicians, patient information for patients). As strong as a rank-1 hit: on the clinician dev questions it
+#: lifted gold-document citations from 0.83 to 0.87 and key facts in the answer from 0.58 to 0.62 (0.15 before).
+PREFER_TYPE_BOOST = 1.0
 
 
 @dataclass(frozen=True)
