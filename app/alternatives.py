@@ -1,9 +1,10 @@
 """Alternatives and their drawbacks go under the alternative, not under the main recommendation.
 
-When the bottom line recommends one test or treatment and offers another ("CT scan with contrast ... or MRI of
-abdomen and pelvis"), sentences about the other option -- its drawback ("The main drawback with abdominal MRI is
-that moderate to deep sedation is often required"), where it is preferred ("MRI is the preferred imaging modality
-in children with known bilateral Wilms tumors") -- form their own section headed by that option.
+When the bottom line recommends one test or treatment and the recommending statements offer another with it ("CT
+scan with contrast ... or MRI of abdomen and pelvis"), sentences about the other option -- its drawback ("The main
+drawback with abdominal MRI is that moderate to deep sedation is often required"), where it is preferred ("MRI is
+the preferred imaging modality in children with known bilateral Wilms tumors") -- form their own section headed by
+that option.
 
 >>> class U:
 ...     def __init__(self, text): self.text = text
@@ -33,20 +34,29 @@ class _HasText(Protocol):
 U = TypeVar("U", bound=_HasText)
 
 
-def split_alternatives(bottom: _HasText, rest: Sequence[U], intent: str | None) -> tuple[list[tuple[str, list[U]]],
-                                                                                           list[U]]:
+def split_alternatives(bottom: _HasText, rest: Sequence[U], intent: str | None,
+                       offers: Sequence[_HasText] = ()) -> tuple[list[tuple[str, list[U]]], list[U]]:
     """(``[(heading, statements)]`` per alternative, the statements left for the other sections).
 
-    The primary option is the first test or treatment the bottom line names; every other option it names is an
-    alternative. A statement goes under an alternative when that is the first option it names and it speaks of a
-    drawback or a narrower role, or names no other option.
+    The primary option is the first test or treatment the bottom line names. Alternatives are the other options
+    named together with the primary in the bottom line or in a recommending statement (``offers``). A statement
+    goes under an alternative when that is the first option it names and it speaks of a drawback or a narrower
+    role, or does not name the primary.
     """
     if intent not in OPTION_INTENTS:
         return [], list(rest)
     named = modalities(bottom.text)
-    if len(named) < 2:
+    if not named:
         return [], list(rest)
-    primary, others = named[0], set(named[1:])
+    primary = named[0]
+    others = set(named[1:])
+    for offer in offers:
+        options = modalities(offer.text)
+        if primary in options:
+            others.update(options)
+    others.discard(primary)
+    if not others:
+        return [], list(rest)
     groups: dict[str, list[U]] = {}
     left: list[U] = []
     for unit in rest:

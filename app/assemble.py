@@ -42,7 +42,7 @@ _ANAPHORA = re.compile(
 # such answers sit get a bonus).
 W_DENSE, W_LEX, W_RANK, W_FACET = 0.60, 0.30, 0.08, 0.06
 W_INTENT, W_SECTION = 0.08, 0.04
-W_OTHER_AUDIENCE = 0.05  # a source written for the other audience (patient pages for a clinician)
+W_OTHER_AUDIENCE = 0.10  # a source written for the other audience (patient pages for a clinician)
 SUPPORT_SIM = 0.92  # a sentence this similar in another retrieved chunk also supports the statement
 DUPLICATE_SIM = 0.88  # a candidate this similar to a chosen statement is redundant
 SAME_TEXT_JACCARD = 0.85
@@ -192,8 +192,10 @@ def assemble(
     bottom, rest = _pick_bottom_line(chosen, q_facet, audience)
     steps = _procedure(candidates, q_intent or q_facet, section_chunks)
     stepped = {(s.cand.chunk.doc_id, s.start) for s in steps}
-    rest = [u for u in rest if (u.cand.chunk.doc_id, u.start) not in stepped]
-    alternatives, rest = split_alternatives(bottom, rest, q_intent)
+    step_texts = [s.text for s in steps]
+    rest = [u for u in rest if (u.cand.chunk.doc_id, u.start) not in stepped  # a step, or a lead-in holding steps
+            and not any(t in u.text for t in step_texts[:2])]
+    alternatives, rest = split_alternatives(bottom, rest, q_intent, offers=[u for u in chosen if u.answers])
     sections = _sections(rest, q_facet, settings.max_sections)
     numbering = Numbering(settings.max_sentence_chars, settings.stale_after_years, today)
     bottom_st = numbering.cite(bottom)
