@@ -227,13 +227,25 @@ def main() -> int:
     parser.add_argument("--src", type=Path, default=REPO, help="medcite checkout whose code is measured")
     parser.add_argument("--uploads", action="store_true", help="also measure the poisoned uploads")
     parser.add_argument("--max-body", type=int, default=1024 * 1024)
+    parser.add_argument("--limits-only", action="store_true", help="only the rate-limit checks (random bearers, "
+                        "wrong admin keys)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="medcite-abuse-"))
     shutil.copytree(args.index, work / "index")
+    results: dict = {"src": str(args.src), "index": str(args.index), "inputs": []}
+    if args.limits_only:
+        proc, url = start_server(args.src.resolve(), work / "index", work, {})
+        try:
+            results["random_bearer_tokens"] = random_bearers(url)
+            results["wrong_admin_keys"] = wrong_admin_keys(url)
+        finally:
+            stop_server(proc)
+        shutil.rmtree(work, ignore_errors=True)
+        print(json.dumps(results, indent=1))
+        return 0
     proc, url = start_server(args.src.resolve(), work / "index", work,
                              {"MEDCITE_SECURITY__RATE_LIMIT_PER_MINUTE": "0"})
     probe = HealthProbe(url)
-    results: dict = {"src": str(args.src), "index": str(args.index), "inputs": []}
     try:
         with httpx.Client(base_url=url, timeout=REQUEST_TIMEOUT_S) as client:
             client.post("/v1/answer", json={"question": "How is asthma treated?"})  # warm up
