@@ -5,6 +5,10 @@ index (``--index DIR``, rate limit off, admin key set for the optional upload). 
 and time (``--max-seconds``); refuses any host but 127.0.0.1 / localhost. ``--upload FILE`` uploads a document
 half-way through and follows its job, so the run shows whether the live index swap fails any query.
 
+``--hostile-share F`` makes that share of the requests hostile, from ``scripts/abuse_bench.py``'s inputs (chat
+background-task openers of 224 KB, 2,000-character CJK / DNA / one-letter questions), each with a random bearer
+token; their latencies are reported separately and any 5xx counts as an error.
+
 Prints JSON: errors, status counts, p50/p95/p99 latency (ms), throughput (req/s), server RSS before/after (MB).
 
     python scripts/loadtest.py --index var/index/default --requests 10000 --concurrency 32 --upload doc.md
@@ -69,8 +73,22 @@ def start_server(index: Path) -> tuple[subprocess.Popen, str]:
     raise SystemExit("the server did not become ready within 180 s")
 
 
+def _hostile_inputs() -> list[tuple[str, str, dict]]:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("abuse_bench", REPO / "scripts" / "abuse_bench.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)  # type: ignore[union-attr]
+    return [row for row in bench.hostile_inputs(1024 * 1024) if "1023 KB" not in row[0]]
+
+
 async def run(url: str, total: int, concurrency: int, max_seconds: float, upload: Path | None,
-              admin_key: str | None) -> dict:
+              admin_key: str | None, hostile_share: float = 0.0) -> dict:
+    import secrets
+
+    hostile = _hostile_inputs() if hostile_share > 0 else []
+    every = max(1, round(1 / hostile_share)) if hostile_share > 0 else 0
+    hostile_latencies: list[float] = []
     latencies: list[float] = []
     statuses: dict[str, int] = {}
     errors: list[str] = []
@@ -83,20 +101,26 @@ async def run(url: str, total: int, concurrency: int, max_seconds: float, upload
         for i in counter:
             if time.monotonic() > deadline:
                 return
-            body = {"question": QUESTIONS[i % len(QUESTIONS)]}
-            path = "/v1/answer" if i % 4 else "/v1/search"
-            if path == "/v1/search":
-                body = {"query": body["question"], "top_k": 5}
+            bad = bool(every) and i % every == every - 1
+            headers = {}
+            if bad:
+                _, path, body = hostile[(i // every) % len(hostile)]
+                headers = {"Authorization": f"Bearer {secrets.token_hex(8)}"}
+            else:
+                body = {"question": QUESTIONS[i % len(QUESTIONS)]}
+                path = "/v1/answer" if i % 4 else "/v1/search"
+                if path == "/v1/search":
+                    body = {"query": body["question"], "top_k": 5}
             t = time.perf_counter()
             try:
-                r = await session.post(path, json=body)
+                r = await session.post(path, json=body, headers=headers)
                 statuses[str(r.status_code)] = statuses.get(str(r.status_code), 0) + 1
-                if r.status_code != 200:
+                if r.status_code != 200 and not (bad and r.status_code < 500):
                     errors.append(f"{path}: {r.status_code} {r.text[:200]}")
             except httpx.HTTPError as exc:
                 statuses["exception"] = statuses.get("exception", 0) + 1
                 errors.append(f"{path}: {type(exc).__name__}")
-            latencies.append((time.perf_counter() - t) * 1000)
+            (hostile_latencies if bad else latencies).append((time.perf_counter() - t) * 1000)
             ends.append(time.perf_counter())
 
     async def uploader(session: httpx.AsyncClient) -> None:
@@ -130,7 +154,11 @@ async def run(url: str, total: int, concurrency: int, max_seconds: float, upload
     return {"requests": len(lat), "concurrency": concurrency, "errors": len(errors), "statuses": statuses,
             "first_errors": errors[:5], "p50_ms": round(q[49], 1), "p95_ms": round(q[94], 1),
             "p99_ms": round(q[98], 1), "max_ms": round(lat[-1], 1) if lat else 0.0,
-            "throughput_rps": round(len(lat) / wall, 1), "seconds": round(wall, 1), "upload": upload_result or None}
+            "throughput_rps": round((len(lat) + len(hostile_latencies)) / wall, 1), "seconds": round(wall, 1),
+            "hostile_requests": len(hostile_latencies),
+            "hostile_p95_ms": round(sorted(hostile_latencies)[int(0.95 * (len(hostile_latencies) - 1))], 1)
+            if hostile_latencies else None,
+            "upload": upload_result or None}
 
 
 def main() -> int:
@@ -143,6 +171,7 @@ def main() -> int:
     parser.add_argument("--max-seconds", type=float, default=1800)
     parser.add_argument("--upload", type=Path, help="document uploaded half-way through")
     parser.add_argument("--admin-key", default=os.environ.get("MEDCITE_LOADTEST_ADMIN_KEY"))
+    parser.add_argument("--hostile-share", type=float, default=0.0, help="share of hostile requests (0-1)")
     args = parser.parse_args()
     proc = None
     if args.index:
@@ -158,7 +187,8 @@ def main() -> int:
         parser.error("--upload needs --admin-key (or --index, which sets one)")
     try:
         before = rss_mb(pid)
-        result = asyncio.run(run(url, args.requests, args.concurrency, args.max_seconds, args.upload, key))
+        result = asyncio.run(run(url, args.requests, args.concurrency, args.max_seconds, args.upload, key,
+                                 args.hostile_share))
         result.update(rss_before_mb=before, rss_after_mb=rss_mb(pid))
     finally:
         if proc is not None:
