@@ -59,6 +59,7 @@ class Admin:
         self.state = state
         self.jobs = jobs or JobQueue(store=settings.paths.data_dir / "jobs")
         self.uploads = UploadStore(settings.paths.data_dir / "uploads")
+        self._started = time.time()  # recovery never touches files staged by this process
 
     def input_paths(self) -> list[Path]:
         corpus = self.settings.paths.corpus_dir
@@ -111,8 +112,9 @@ class Admin:
             job.note("running it again")
             self.jobs.submit(job.kind, self.action(job.kind, inputs), doc_id=job.doc_id, inputs=inputs, job=job)
             resumed.append(job.id)
+        needed |= self.jobs.staged_in_use()  # jobs this process accepted meanwhile keep their files
         for path in self.uploads.staging.glob("*"):  # staged by a job that no longer exists
-            if path.name not in needed:
+            if path.name not in needed and path.stat().st_mtime < self._started:
                 path.unlink(missing_ok=True)
         if not resumed and self._uploads_missing_from_index():
             job = self.submit_reindex()

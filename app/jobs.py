@@ -134,6 +134,12 @@ class JobQueue:
                 self._done.wait(left)
             return job.model_copy(deep=True) if job else None
 
+    def staged_in_use(self) -> set[str]:
+        """Staged file names of the jobs this queue holds that have not finished."""
+        with self._lock:
+            return {str(self._inputs[i]["staged"]) for i, job in self._jobs.items()
+                    if job.status in ("queued", "running") and self._inputs.get(i, {}).get("staged")}
+
     def unfinished(self) -> list[tuple[Job, dict[str, Any]]]:
         """Stored jobs left ``queued`` or ``running`` by a process that died (oldest first)."""
         if self.store is None or not self.store.is_dir():

@@ -141,3 +141,23 @@ def test_a_version_that_cannot_load_is_rolled_back_to_the_served_one(env, monkey
         admin.swap()
     assert (root / CURRENT).read_text().strip() == served
     assert holder.pipeline.index.path.name == served  # still serving the old one
+
+
+def test_recovery_keeps_files_of_jobs_accepted_before_it_ran(env, monkeypatch):
+    """Found by scripts/crash_ingest.py: an upload accepted while start-up recovery had not run yet lost its staged
+    file to the orphan cleanup ("cannot open file")."""
+    import threading
+
+    settings, _ = env
+    gate = threading.Event()
+    admin = Admin(settings, Holder(), JobQueue(store=settings.paths.data_dir / "jobs"))
+    monkeypatch.setattr(admin_module, "check_upload", lambda path, meta, s: gate.wait(10) and SimpleNamespace(
+        ok=path.is_file(), reason="" if path.is_file() else "cannot open file"))
+    uploads = admin.uploads.ensure()
+    sha, staged = uploads.stage(b"# Gout\n\nColchicine treats flares.\n", ".md")
+    record = UploadRecord(doc_id=doc_id_for(sha), sha256=sha, file=f"{sha}.md", size=10,
+                          metadata={"doc_id": doc_id_for(sha)})
+    job = admin.submit_upload(staged, record)
+    admin.recover()
+    gate.set()
+    assert admin.jobs.wait(job.id, timeout=10).status == "done"
