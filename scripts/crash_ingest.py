@@ -218,7 +218,7 @@ def run_uploads(kills: int, workdir: Path, seed: int = 1, log=print) -> UploadCr
                 report.failures.append(f"upload {k}: HTTP {r.status_code} {r.text[:200]}")
                 continue
             job_id = r.json()["job_id"]
-            time.sleep(rng.uniform(0.5, 12.0))
+            time.sleep(rng.uniform(0.05, 1.2))
             running = httpx.get(f"{url}/v1/jobs/{job_id}", headers=headers).json().get("status") in ("queued", "running")
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait()
