@@ -24,7 +24,7 @@ from app.escaping import safe_url
 from app.jobs import FileError, Job, JobFailed, JobQueue, check_upload, cleanup_job_tmp, run_ingest
 from app.pipeline import AnswerPipeline
 from app.uploads import UnsupportedUpload, UploadRecord, UploadStore, doc_id_for, upload_suffix
-from index.models import DocType
+from core.models import DocType
 from index.settings import Settings
 from index.storage import IndexLoadError, open_index, set_current
 from app.security import admin_guard

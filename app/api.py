@@ -21,7 +21,7 @@ from app.logs import RequestLogMiddleware
 from app.pipeline import AnswerPipeline
 from app.security import install_security
 from app.schemas import Answer, AnswerRequest, SearchRequest, SearchResponse
-from index.models import DocumentMeta
+from core.models import DocumentMeta
 from index.settings import Settings
 
 log = logging.getLogger("medcite.api")

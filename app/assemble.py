@@ -20,7 +20,7 @@ from app.facets import heading, question_facet, sentence_facet, sentence_facets
 from app.intents import answers_intent, question_intent, section_matches
 from app.procedures import Step, find_procedure
 from app.schemas import Reference, Section, Statement
-from index.models import Chunk, DocType, DocumentMeta
+from core.models import Chunk, DocType, DocumentMeta
 from index.settings import AnswerSettings
 
 _BOILERPLATE = re.compile(

@@ -40,7 +40,7 @@ from app.chat_wire import (ChatCompletionRequest, ChatError, ChatOptions, ModelC
                            Usage)
 from app.render import render_markdown
 from app.schemas import Answer, AnswerRequest, Turn
-from index.models import Audience
+from core.models import Audience
 
 #: Model ids offered by ``/v1/models`` and the audience each one answers.
 MODELS: dict[str, Audience] = {"medcite": "clinician", "medcite-patient": "patient"}

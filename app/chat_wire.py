@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from app.escaping import reject_lone_surrogates
 from app.schemas import Filters
-from index.models import Audience
+from core.models import Audience
 
 log = logging.getLogger("medcite.chat")
 

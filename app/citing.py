@@ -2,7 +2,7 @@
 the evidence grade a source states for a sentence, and how current each source is.
 
 >>> from datetime import date
->>> from index.models import DocumentMeta
+>>> from core.models import DocumentMeta
 >>> meta = DocumentMeta(doc_id="ngc-1", title="Syphilis screening", issuer="U.S. Preventive Services Task Force "
 ...                     "(USPSTF)", date="2016-06", date_kind="released", year=2016)
 >>> currency(meta, stale_after_years=5, today=date(2026, 12, 1))
@@ -19,8 +19,8 @@ from app.escaping import safe_url
 from app.grades import split_grade
 from app.schemas import Reference, Section, Statement
 from app.currency import age_years, date_label
-from index.contracts import SUPERSEDED_NOTICE, format_citations
-from index.models import DocumentMeta
+from core.contracts import SUPERSEDED_NOTICE, format_citations
+from core.models import DocumentMeta
 
 if TYPE_CHECKING:
     from app.assemble import Candidate
@@ -122,7 +122,7 @@ class Numbering:
 def superseded_notice(references: Sequence[Reference], stale_after_years: float) -> str | None:
     """The answer's currency line when any cited source may be superseded, else None.
 
-    >>> from index.models import DocType
+    >>> from core.models import DocType
     >>> refs = [Reference(n=2, type=DocType.guideline, title="T", chunk_id="c", doc_id="d", passage="p",
     ...                   possibly_superseded=True)]
     >>> superseded_notice(refs, 5).split(":")[0]

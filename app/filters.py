@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from app.schemas import Filters
-from index.models import DocType
+from core.models import DocType
 
 if TYPE_CHECKING:
     from index.store import ChunkStore

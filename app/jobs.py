@@ -36,7 +36,7 @@ from typing import Any, Callable, Literal
 
 from pydantic import BaseModel, Field
 
-from index.fileio import atomic_write_text
+from core.fileio import atomic_write_text
 from index.settings import Settings
 from index.storage import cleanup_stale
 from ingest.pipeline import IngestReport

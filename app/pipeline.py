@@ -24,10 +24,10 @@ from app.retrieval import SearchEngine
 from app.safety import detect_emergency
 from app.spelling import Speller
 from app.schemas import Answer, AnswerRequest, SearchRequest, SearchResponse, Trace, TraceHit
-from index.contracts import ABSTENTION_TEXT, DISCLAIMERS, EMERGENCY_NOTICE
+from core.contracts import ABSTENTION_TEXT, DISCLAIMERS, EMERGENCY_NOTICE
 from index.embedding import Embedder, get_embedder
 from index.lexical import BM25Index, tokenize
-from index.models import DocType
+from core.models import DocType
 from index.sentence_vectors import SentenceVectors, sentence_texts
 from index.settings import Settings
 from index.storage import LoadedIndex, open_index

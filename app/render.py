@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from app.escaping import md_escape, safe_url
 from app.schemas import Answer, Reference, Statement
-from index.contracts import ABSTENTION_COVERED_PREFIX, format_citations
+from core.contracts import ABSTENTION_COVERED_PREFIX, format_citations
 
 
 def _inline(text: str) -> str:

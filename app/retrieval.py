@@ -22,7 +22,7 @@ from app.escaping import safe_url
 from app.filters import RowMetadata, allowed_rows, row_metadata  # noqa: F401  (re-exported)
 from app.rerank import CrossEncoderReranker, RerankerNotFoundError, make_reranker  # noqa: F401  (re-exported)
 from app.schemas import Filters, Passage
-from index.models import DocType
+from core.models import DocType
 from index.settings import RetrievalSettings
 
 if TYPE_CHECKING:

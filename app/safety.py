@@ -4,7 +4,7 @@ Each category has *acute* patterns that are emergencies on their own ("I want to
 closing") and *symptom* patterns that count only with a person they happen to ("my father has chest pain",
 "she is vomiting blood") or an acute cue ("right now", "suddenly"). Textbook questions ("What is the treatment
 of anaphylaxis?", "How do I manage chest pain in a patient?") name conditions without such a person, so they
-do not trigger. The notice shown to the user is ``index.contracts.EMERGENCY_NOTICE``.
+do not trigger. The notice shown to the user is ``core.contracts.EMERGENCY_NOTICE``.
 
 >>> detect_emergency("My father has chest pain and can't breathe")
 'chest pain'

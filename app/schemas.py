@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from app.escaping import reject_lone_surrogates
-from index.models import Audience, DocType
+from core.models import Audience, DocType
 
 RetrieverName = Literal["bm25", "dense", "hybrid", "hybrid+rerank"]
 MAX_QUESTION_CHARS = 2000

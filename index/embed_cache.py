@@ -38,7 +38,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from index.fileio import atomic_write_bytes
+from core.fileio import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 

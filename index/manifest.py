@@ -21,7 +21,7 @@ from typing import Any, Mapping
 
 from pydantic import BaseModel, Field, model_validator
 
-from index.contracts import INDEX_FORMAT_VERSION
+from core.contracts import INDEX_FORMAT_VERSION
 from index.embedding import ModelInfo
 
 __all__ = ["DocumentEntry", "Manifest", "ModelInfo", "corpus_hash"]

@@ -11,8 +11,8 @@ from typing import Sequence
 
 import numpy as np
 
-from index.contracts import EMBED_SEPARATOR
-from index.models import Chunk
+from core.contracts import EMBED_SEPARATOR
+from core.models import Chunk
 
 #: Sentences are embedded from at most this many characters (about 128 word-pieces): long list-like "sentences"
 #: cost quadratic attention time and are trimmed in answers anyway.

@@ -32,7 +32,7 @@ from typing import Callable, Iterator
 import numpy as np
 from pydantic import ValidationError
 
-from index.contracts import INDEX_FORMAT_VERSION
+from core.contracts import INDEX_FORMAT_VERSION
 from index.embedding import ModelInfo
 from index.lexical import BM25Index, TokenizerVersionError
 from index.manifest import Manifest

@@ -5,7 +5,7 @@ On disk it is two JSON-lines files, ``documents.jsonl`` (one :class:`DocumentMet
 ``model_validate_json`` (as fast as one ``TypeAdapter`` call over a JSON array, and errors name the line);
 30k chunks of ~1 kB with 8 sentences load in about 2 s, nearly all of it creating the ~270k pydantic objects.
 
->>> from index.models import Chunk, DocumentMeta, Sentence
+>>> from core.models import Chunk, DocumentMeta, Sentence
 >>> meta = DocumentMeta(doc_id="d1", title="Asthma")
 >>> chunk = Chunk(chunk_id="d1#0", doc_id="d1", ordinal=0, text="Use a spacer.", start=0, end=13,
 ...               sentences=[Sentence(start=0, end=13, text="Use a spacer.")])
@@ -21,7 +21,7 @@ from typing import Iterable, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from index.models import Chunk, DocumentMeta
+from core.models import Chunk, DocumentMeta
 
 DOCUMENTS_FILE = "documents.jsonl"
 CHUNKS_FILE = "chunks.jsonl"

@@ -7,7 +7,7 @@ that is at least half full ends there (without overlap, so page citations stay t
 tokenized once; sizes are sums, which is exact for word-piece tokenizers that split on white space. In PDFs,
 running headers/footers and page numbers (:func:`ingest.sections.page_furniture`) are left out of sentences.
 
->>> from index.models import Document, DocumentMeta
+>>> from core.models import Document, DocumentMeta
 >>> from index.settings import ChunkSettings
 >>> words = lambda s: len(s.split())
 >>> text = " ".join(f"Sentence number {i} is here." for i in range(40))
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Callable
 
-from index.models import Chunk, Document, Sentence
+from core.models import Chunk, Document, Sentence
 from index.settings import ChunkSettings
 from ingest.sections import detect_pdf_headings, page_furniture, section_spans
 from ingest.sentences import split_sentences

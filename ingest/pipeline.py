@@ -21,12 +21,12 @@ from index.embed_cache import EmbeddingCache
 from index.embedding import Embedder, get_embedder
 from index.lexical import BM25Index
 from index.manifest import DocumentEntry, Manifest
-from index.models import Chunk, Document, DocumentMeta
+from core.models import Chunk, Document, DocumentMeta
 from index.settings import Settings
 from index.storage import IndexLoadError, LoadedIndex, index_exists, open_index, write_index
 from index.sentence_vectors import SentenceVectors, encode_unique, mean_by_chunk, offsets_for, sentence_texts
 from index.store import ChunkStore
-from index.contracts import INDEX_FORMAT_VERSION
+from core.contracts import INDEX_FORMAT_VERSION
 from ingest.chunker import Chunker
 from ingest.inputs import collect_inputs, in_scope
 from ingest.loaders import LoadError, load_path

@@ -5,7 +5,7 @@ ALL CAPS, Title Case or numbered ("2.1 Hand Hygiene", "Recommendation 3"). Preci
 heading only if the line before it ends a sentence or block, the line after it does not continue it in lower
 case, and it is not a running header repeated across pages.
 
->>> from index.models import Document, DocumentMeta, Heading
+>>> from core.models import Document, DocumentMeta, Heading
 >>> text = "Intro text.\\nMethods\\nWe did it.\\nDosing\\nTake 2 mg."
 >>> doc = Document(meta=DocumentMeta(doc_id="d", title="T"), text=text, headings=[
 ...     Heading(start=12, end=19, level=1, title="Methods"), Heading(start=31, end=37, level=2, title="Dosing")])
@@ -21,7 +21,7 @@ import statistics
 from collections import Counter
 from dataclasses import dataclass
 
-from index.models import Document, Heading
+from core.models import Document, Heading
 
 _MAX_HEADING_CHARS = 90
 _MAX_HEADING_WORDS = 12

@@ -10,8 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from app.review.content import check_text
 from app.review.workflow import Status
 from app.schemas import Answer
-from index.contracts import APPROVED_TEMPLATE, PENDING_REVIEW_NOTICE, REVIEW_STATUS_LABELS
-from index.models import Audience
+from core.contracts import APPROVED_TEMPLATE, PENDING_REVIEW_NOTICE, REVIEW_STATUS_LABELS
+from core.models import Audience
 
 FeedbackKind = Literal["helpful", "not_helpful", "report"]
 ReportReason = Literal["wrong", "outdated", "unsupported"]

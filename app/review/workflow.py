@@ -28,7 +28,7 @@ from enum import Enum
 
 
 class Status(str, Enum):
-    """Review status of an article (values match ``index.contracts.REVIEW_STATUS_LABELS``)."""
+    """Review status of an article (values match ``core.contracts.REVIEW_STATUS_LABELS``)."""
 
     submitted = "submitted"
     under_review = "under_review"

@@ -1,6 +1,6 @@
 """Document loaders: a file in (PDF, HTML, Markdown, plain text, JSON Lines; optionally gzipped), Documents out.
 
-Every loader returns :class:`index.models.Document` objects with clean text and exact spans:
+Every loader returns :class:`core.models.Document` objects with clean text and exact spans:
 ``doc.text[h.start:h.end] == h.title`` for each heading and page spans (PDF) that cover the text in order.
 Bad input raises :class:`LoadError`, whose message names the file and the problem.
 
@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from index.models import Document, DocumentMeta
+from core.models import Document, DocumentMeta
 from ingest.loaders.errors import LoadError
 from ingest.loaders.frontmatter import load_markdown_file
 from ingest.loaders.html import load_html

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from index.models import Document, Heading, PageSpan
+from core.models import Document, Heading, PageSpan
 from ingest.loaders.clean import normalize_inline, normalize_text
 from ingest.loaders.errors import LoadError
 from ingest.loaders.meta import build_meta, doc_slug, file_stem

@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from index.models import Document
+from core.models import Document
 from ingest.loaders.build import make_document
 from ingest.loaders.decode import decode_bytes
 from ingest.loaders.errors import LoadError

@@ -17,7 +17,7 @@ from typing import Any
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from index.models import Document, Heading
+from core.models import Document, Heading
 from ingest.loaders.build import TextBuilder, first_heading_title, make_document
 from ingest.loaders.clean import normalize_inline
 from ingest.loaders.decode import decode_bytes

@@ -18,7 +18,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from index.models import Document, Heading
+from core.models import Document, Heading
 from ingest.loaders.clean import normalize_inline, normalize_text
 from ingest.loaders.errors import LoadError
 from ingest.loaders.meta import build_meta

@@ -23,7 +23,7 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 from selectolax.lexbor import LexborHTMLParser
 
-from index.models import Document, Heading
+from core.models import Document, Heading
 from ingest.loaders.build import TextBuilder, first_heading_title, make_document
 from ingest.loaders.decode import decode_bytes
 from ingest.loaders.sniff import read_bytes

@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from index.models import DocType, DocumentMeta
+from core.models import DocType, DocumentMeta
 from ingest.loaders.clean import normalize_inline
 from ingest.loaders.errors import LoadError
 

@@ -37,7 +37,7 @@ from typing import Any
 import ftfy
 from selectolax.lexbor import LexborHTMLParser
 
-from index.models import Document, Heading
+from core.models import Document, Heading
 from ingest.loaders import ngc_meta
 from ingest.loaders.ngc_html import PERMISSION, drop_reprinted_tables, field_html
 from ingest.loaders.build import make_document

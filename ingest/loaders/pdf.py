@@ -22,7 +22,7 @@ from typing import Any
 from pypdf import PdfReader
 from pypdf.errors import DependencyError, FileNotDecryptedError, PyPdfError
 
-from index.models import Document, PageSpan
+from core.models import Document, PageSpan
 from ingest.loaders.build import make_document
 from ingest.loaders.clean import normalize_inline, normalize_text
 from ingest.loaders.errors import LoadError

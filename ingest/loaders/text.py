@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from index.models import Document, Heading
+from core.models import Document, Heading
 from ingest.loaders.build import first_heading_title, make_document
 from ingest.loaders.clean import normalize_text
 from ingest.loaders.decode import decode_bytes

@@ -8,7 +8,7 @@ import pytest
 
 from app.assemble import normalise_statement
 from app.schemas import Answer, AnswerRequest, Turn
-from index.contracts import ABSTENTION_TEXT, CITATION_RE, DISCLAIMERS, EMERGENCY_NOTICE
+from core.contracts import ABSTENTION_TEXT, CITATION_RE, DISCLAIMERS, EMERGENCY_NOTICE
 
 SEED = ("What is the most appropriate next diagnostic test for a pediatric patient presenting with a left flank mass "
         "and ultrasound findings of a mass with internal calcification?")

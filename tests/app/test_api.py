@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.api import create_app
-from index.contracts import DISCLAIMERS
+from core.contracts import DISCLAIMERS
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import numpy as np
 
 from app.assemble import Candidate, assemble, normalise_statement, trim
 from index.lexical import tokenize
-from index.models import Chunk, DocType, DocumentMeta, Sentence
+from core.models import Chunk, DocType, DocumentMeta, Sentence
 from index.settings import AnswerSettings
 
 

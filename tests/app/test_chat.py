@@ -12,8 +12,8 @@ from app.api import create_app
 from app.chat_tasks import detect_task, make_title, related_from_history, reply_to_task
 from app.render import render_markdown
 from app.schemas import Answer, AnswerRequest, Reference, Section, Statement
-from index.contracts import CITATION_RE, DISCLAIMERS
-from index.models import DocType
+from core.contracts import CITATION_RE, DISCLAIMERS
+from core.models import DocType
 from index.settings import Settings
 
 RELATED = ["What are the symptoms of Wilms tumor?", "How is neuroblastoma treated?"]

@@ -12,8 +12,8 @@ from app.citing import Numbering, superseded_notice
 from app.grades import grade_meaning, split_grade
 from app.render import render_markdown
 from app.schemas import Answer
-from index.contracts import DISCLAIMER_CLINICIAN
-from index.models import Chunk, DocType, DocumentMeta, Sentence
+from core.contracts import DISCLAIMER_CLINICIAN
+from core.models import Chunk, DocType, DocumentMeta, Sentence
 
 TODAY = date(2026, 12, 1)
 

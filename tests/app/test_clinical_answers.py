@@ -8,7 +8,7 @@ import numpy as np
 
 from app.assemble import Candidate, assemble
 from index.lexical import tokenize
-from index.models import Chunk, DocType, DocumentMeta, Sentence
+from core.models import Chunk, DocType, DocumentMeta, Sentence
 from index.settings import AnswerSettings
 
 QUESTION = ("What is the most appropriate next diagnostic test for a pediatric patient presenting with a left flank "

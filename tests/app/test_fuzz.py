@@ -14,7 +14,7 @@ from hypothesis.errors import Unsatisfiable
 
 from app.assemble import Candidate, assemble
 from app.jobs import Job, JobQueue
-from index.models import Chunk, DocType, Document, DocumentMeta, Sentence
+from core.models import Chunk, DocType, Document, DocumentMeta, Sentence
 from index.settings import AnswerSettings, ChunkSettings, Settings
 from ingest.chunker import Chunker
 

@@ -16,7 +16,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from app.api import create_app
-from index.contracts import CITATION_RE, DISCLAIMERS
+from core.contracts import CITATION_RE, DISCLAIMERS
 from index.settings import Settings
 from test_chat import RELATED, FakePipeline
 

@@ -14,8 +14,8 @@ from markdown_it import MarkdownIt
 from app.escaping import md_escape, safe_url
 from app.render import render_markdown
 from app.schemas import Answer, Reference, Section, Statement
-from index.contracts import DISCLAIMER_CLINICIAN
-from index.models import DocType
+from core.contracts import DISCLAIMER_CLINICIAN
+from core.models import DocType
 
 HOSTILE = [
     "[click](javascript:alert(1))",

@@ -23,7 +23,7 @@ from app.retrieval import (
     rrf_fuse,
 )
 from app.schemas import Filters
-from index.models import Chunk, DocType, DocumentMeta, Sentence
+from core.models import Chunk, DocType, DocumentMeta, Sentence
 from index.settings import RetrievalSettings
 
 from fake_vectors import hashed_vector  # noqa: E402  (tests/app is on sys.path)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from app.api import create_app
-from index.contracts import DISCLAIMERS
+from core.contracts import DISCLAIMERS
 from index.settings import Settings
 from test_openai_client import SEED, live_server
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from index.models import DocType, DocumentMeta
+from core.models import DocType, DocumentMeta
 from ingest.inputs import read_corpus_manifest
 from ingest.loaders import load_path
 from ingest.loaders.clean import normalize_inline

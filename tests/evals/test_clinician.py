@@ -21,7 +21,7 @@ from evals.cli import clinician_table, register
 from evals.keyfacts import fact_present, normalize, occurs, recall
 from evals.report import RunHeader, write_report
 from evals.runner import RunConfig, _prepare
-from index.models import DocType
+from core.models import DocType
 
 GOLD = "GHR_0000002_Sec2"
 

@@ -16,7 +16,7 @@ from evals.backends import AnswerOutcome, SearchOutcome
 from evals.cli import register
 from evals.report import RunHeader, write_report
 from evals.runner import RunConfig
-from index.models import DocType
+from core.models import DocType
 
 
 class FakeBackend:

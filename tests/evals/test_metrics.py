@@ -29,7 +29,7 @@ from evals.metrics import (
     recall_at_k,
 )
 from evals.stats import bootstrap_ci, paired_difference_ci, percentile
-from index.models import DocType
+from core.models import DocType
 
 RANKING = ["d1", "d2", "d3", "d4", "d5"]
 

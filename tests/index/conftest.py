@@ -9,7 +9,7 @@ import pytest
 
 from index.embedding import ModelInfo
 from index.manifest import DocumentEntry, Manifest
-from index.models import Chunk, DocumentMeta, Sentence
+from core.models import Chunk, DocumentMeta, Sentence
 from index.store import ChunkStore
 
 DIM = 8

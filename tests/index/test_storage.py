@@ -209,7 +209,7 @@ WRITER = textwrap.dedent(
     sys.path.insert(0, {repo!r})
     from index.embedding import ModelInfo
     from index.manifest import DocumentEntry, Manifest
-    from index.models import Chunk, DocumentMeta, Sentence
+    from core.models import Chunk, DocumentMeta, Sentence
     from index.settings import IndexSettings
     from index.storage import write_index
     from index.store import ChunkStore

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from index.models import DocumentMeta
+from core.models import DocumentMeta
 from index.store import CHUNKS_FILE, DOCUMENTS_FILE, ChunkStore
 
 

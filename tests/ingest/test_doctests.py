@@ -8,7 +8,7 @@ import importlib
 import pytest
 
 MODULES = [
-    "index.models",
+    "core.models",
     "ingest.sentences",
     "ingest.loaders.frontmatter",
     "ingest.loaders.mdblocks",

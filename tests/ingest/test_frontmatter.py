@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from index.models import DocType
+from core.models import DocType
 from ingest.loaders import LoadError, load_path, mdclean
 from ingest.loaders.frontmatter import split_front_matter
 from ingest.loaders.profiles import PDQ_LICENSE, clean_document, profile_for

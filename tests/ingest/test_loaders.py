@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from pypdf import PdfWriter
 
-from index.models import DocType, Document
+from core.models import DocType, Document
 from ingest.loaders import LoadError, load_path, sniff_format
 from ingest.loaders import pdf as pdf_module
 from ingest.loaders.clean import normalize_text

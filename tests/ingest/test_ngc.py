@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from index.models import DocType
+from core.models import DocType
 from ingest.loaders import LoadError, load_path, sniff_format
 from ingest.loaders.ngc import ngc_to_text, without_third_party_tables
 from ingest.loaders.ngc_meta import NGC_STATUS, release_date, short_copyright

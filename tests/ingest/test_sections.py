@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from index.models import Document, DocumentMeta, Heading, PageSpan
+from core.models import Document, DocumentMeta, Heading, PageSpan
 from ingest.sections import detect_pdf_headings, page_furniture, section_spans
 
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from app.review import chunk_hash, cited_chunk_ids
 from app.schemas import Answer, Reference, Section, Statement
-from index.models import DocType
+from core.models import DocType
 
 
 class FakeClock:

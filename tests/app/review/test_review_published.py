@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from app.review import ArticleNotFoundError, InvalidInputError, ReviewService, Status
 from app.review.tables import ArticleRow, EventRow, FeedbackRow
-from index.contracts import PENDING_REVIEW_NOTICE
+from core.contracts import PENDING_REVIEW_NOTICE
 from review_helpers import TEXTS, FakeClock, cited_of, hashes_of, make_answer, near, unit
 
 
@@ -187,7 +187,7 @@ def test_hashes_come_from_the_index_chunk_store(service):
     """cited_hashes / current_hashes over a real ChunkStore: a re-ingested chunk with new text, or a removed one,
     sends the approved article back to re-review."""
     from app.review import cited_hashes, current_hashes
-    from index.models import Chunk, DocumentMeta
+    from core.models import Chunk, DocumentMeta
     from index.store import ChunkStore
 
     def store(texts: dict[str, str]) -> ChunkStore:

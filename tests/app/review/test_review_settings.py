@@ -14,7 +14,7 @@ import pytest
 from pydantic import ValidationError
 
 from app.review import ReviewService
-from index import contracts
+from core import contracts
 from index.settings import ReviewSettings, Settings, parse_reviewer_keys
 
 REPO = Path(__file__).resolve().parents[3]

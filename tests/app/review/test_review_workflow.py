@@ -28,7 +28,7 @@ from app.review import (
 from app.review import transitions as transitions_module
 from app.review.tables import EventRow
 from app.review.transitions import apply_transition
-from index.contracts import REVIEW_STATUS_LABELS
+from core.contracts import REVIEW_STATUS_LABELS
 
 REPO = Path(__file__).resolve().parents[3]
 LEGAL = [(a, b) for a, nexts in TRANSITIONS.items() for b in nexts]

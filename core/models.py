@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from index.contracts import EMBED_SEPARATOR
+from core.contracts import EMBED_SEPARATOR
 
 Audience = Literal["clinician", "patient"]
 #: What ``DocumentMeta.date`` is the date of ("" when no date is known).

@@ -7,7 +7,7 @@ import hashlib
 import pytest
 from pydantic import ValidationError
 
-from index.models import DocType, Document, DocumentMeta
+from core.models import DocType, Document, DocumentMeta
 
 OLD_META_JSON = ('{"doc_id":"d","title":"T","issuer":"CDC","year":2020,"type":"Guideline","audience":"clinician",'
                  '"url":"","license":"","parent_id":"","focus":""}')
