@@ -65,9 +65,9 @@ def run(index: Path, n: int, data: Path) -> dict:
     import httpx
     import uvicorn
 
-    from app.api import create_app
-    from app.pipeline import AnswerPipeline
-    from app.schemas import AnswerRequest
+    from app.http.factory import create_app
+    from app.query.pipeline import AnswerPipeline
+    from app.query.schemas import AnswerRequest
     from index.settings import load_settings
 
     settings = load_settings()

@@ -88,9 +88,9 @@ def serve(
     """Start the HTTP service (FastAPI + uvicorn)."""
     import uvicorn
 
-    from app.api import create_app
-    from app.logs import configure_json_logging
-    from app.security import uvicorn_proxy_options
+    from app.http.factory import create_app
+    from app.http.logs import configure_json_logging
+    from app.http.security import uvicorn_proxy_options
 
     settings = _settings(index)
     configure_json_logging()  # one JSON line per request on stderr (no question text unless opted in)
@@ -113,8 +113,8 @@ def ask(
     as_json: bool = typer.Option(False, "--json", help="Print the structured answer as JSON."),
 ) -> None:
     """Answer one question from the index and print Markdown (or JSON)."""
-    from app.pipeline import AnswerPipeline, AnswerRequest
-    from app.render import render_markdown
+    from app.query.pipeline import AnswerPipeline, AnswerRequest
+    from app.query.render import render_markdown
     from index.storage import IndexLoadError
 
     settings = _settings(index)

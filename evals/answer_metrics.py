@@ -15,7 +15,7 @@ import unicodedata
 from collections import Counter
 from typing import Sequence
 
-from app.schemas import Answer, Statement
+from app.query.schemas import Answer, Statement
 
 #: Token F1 between a statement and a window of the cited passage above which it counts as supported.
 SIMILARITY_THRESHOLD = 0.8

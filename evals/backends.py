@@ -1,7 +1,7 @@
 """Where queries go: an in-process index (:class:`LocalBackend`) or a service over HTTP (:class:`RemoteBackend`).
 
 Both speak the same contract: ``search`` returns the document id of each ranked chunk (``/v1/search``
-passages' ``doc_id``), ``answer`` returns an :class:`app.schemas.Answer` (``/v1/answer``), optionally for a
+passages' ``doc_id``), ``answer`` returns an :class:`app.query.schemas.Answer` (``/v1/answer``), optionally for a
 follow-up with the conversation's earlier turns (``AnswerRequest.turns``). Queries longer than the service limit
 are clipped identically in both, so local and remote runs score the same text.
 """
@@ -15,19 +15,19 @@ from typing import Any, Mapping, Protocol, Sequence, Union
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from app.schemas import MAX_QUESTION_CHARS, Answer, Turn
+from app.query.schemas import MAX_QUESTION_CHARS, Answer, Turn
 from evals.errors import EvalError
 
 RETRIEVER_PROBE = "blood pressure"
 #: Retries of a request answered 429 (rate limited) or 503 (busy), waiting ``Retry-After`` seconds each time.
 MAX_RETRIES = 120
 MAX_RETRY_WAIT_S = 60.0
-#: Limits of an earlier turn, taken from the request schema (``app.schemas.Turn``).
+#: Limits of an earlier turn, taken from the request schema (``app.query.schemas.Turn``).
 MAX_TURN_ANSWER_CHARS = next(m.max_length for m in Turn.model_fields["answer"].metadata if hasattr(m, "max_length"))
 MAX_CITED_CHUNKS = next(m.max_length for m in Turn.model_fields["cited_chunk_ids"].metadata
                         if hasattr(m, "max_length"))
 
-#: An earlier turn as a :class:`app.schemas.Turn` or a dict of its fields.
+#: An earlier turn as a :class:`app.query.schemas.Turn` or a dict of its fields.
 TurnLike = Union[Turn, Mapping[str, Any]]
 
 
@@ -101,7 +101,7 @@ class LocalBackend:
     kind = "local"
 
     def __init__(self, settings: Any, index_dir: Path) -> None:
-        from app.pipeline import AnswerPipeline
+        from app.query.pipeline import AnswerPipeline
 
         self.settings = settings.model_copy(deep=True)
         self.settings.paths.index_dir = Path(index_dir)
@@ -119,7 +119,7 @@ class LocalBackend:
         return None
 
     def search(self, query: str, k: int, retriever: str) -> SearchOutcome:
-        from app.schemas import SearchRequest
+        from app.query.schemas import SearchRequest
 
         t0 = time.perf_counter()
         response = self.pipeline.search(SearchRequest(query=clip(query), top_k=k, retriever=retriever))
@@ -127,7 +127,7 @@ class LocalBackend:
         return SearchOutcome(doc_ids=[p.doc_id for p in response.passages], latency_ms=latency)
 
     def answer(self, question: str, audience: str, turns: Sequence[TurnLike] | None = None) -> AnswerOutcome:
-        from app.schemas import AnswerRequest
+        from app.query.schemas import AnswerRequest
 
         request = AnswerRequest(question=clip(question), turns=as_turns(turns), audience=audience)
         t0 = time.perf_counter()

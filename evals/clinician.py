@@ -19,7 +19,7 @@ from typing import Any, Sequence
 from pydantic import BaseModel, Field
 from tqdm import tqdm
 
-from app.schemas import Answer
+from app.query.schemas import Answer
 from evals.backends import AnswerOutcome, Backend
 from evals.datasets import ClinicianQuestion
 from evals.keyfacts import fact_present, recall

@@ -107,7 +107,7 @@ def retrieval_quality(pages: int, settings: Settings, names: list[str], data: Pa
     """
     import random
 
-    from app.retrieval import SearchEngine
+    from app.query.retrieval import SearchEngine
     from index.embedding import get_embedder
 
     with gzip.open(PASSAGES, "rt", encoding="utf-8") as fh:

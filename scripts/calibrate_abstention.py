@@ -43,8 +43,8 @@ MADE_UP = [
 
 
 def main() -> None:
-    from app.pipeline import AnswerPipeline
-    from app.schemas import AnswerRequest
+    from app.query.pipeline import AnswerPipeline
+    from app.query.schemas import AnswerRequest
     from index.settings import load_settings
 
     parser = argparse.ArgumentParser(description=__doc__)

@@ -83,8 +83,8 @@ def _start_ingest(corpus: Path, settings_file: Path, report_file: Path) -> subpr
 
 
 def run(kills: int, workdir: Path, seed: int = 1, log=print) -> CrashReport:
-    from app.pipeline import AnswerPipeline
-    from app.schemas import AnswerRequest, SearchRequest
+    from app.query.pipeline import AnswerPipeline
+    from app.query.schemas import AnswerRequest, SearchRequest
     from index.embedding import get_embedder
     from index.settings import Settings
     from index.storage import TMP_PREFIX, VERSION_RE, cleanup_stale, open_index

@@ -7,7 +7,7 @@
 - :mod:`~app.review.tables` (ORM), :mod:`~app.review.models` (pydantic results), :mod:`~app.review.errors`.
 - :mod:`~app.review.published`: approved articles, matching, re-review on index change, retention.
 
-This package depends on :mod:`app.schemas` (the ``Answer`` model) and :mod:`index` only; never on FastAPI.
+This package depends on :mod:`app.query.schemas` (the ``Answer`` model) and :mod:`index` only; never on FastAPI.
 """
 
 from app.review.content import answer_statements, chunk_hash, cited_chunk_ids, cited_hashes, current_hashes

@@ -20,7 +20,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from app.schemas import Answer, Statement
+from app.query.schemas import Answer, Statement
 from index.store import ChunkStore
 
 ARTICLE_ID_RE = re.compile(r"^a-[A-Za-z0-9_-]{12}$")

@@ -7,7 +7,7 @@ from typing import Any
 from app.review.models import Article, ArticleSummary, Feedback, ReviewEvent
 from app.review.tables import ArticleRow, EventRow, FeedbackRow
 from app.review.workflow import Status
-from app.schemas import Answer
+from app.query.schemas import Answer
 
 #: Columns of an :class:`ArticleSummary` (lists never load answers or vectors).
 SUMMARY_COLUMNS = (

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from app.review.content import check_text
 from app.review.workflow import Status
-from app.schemas import Answer
+from app.query.schemas import Answer
 from core.contracts import APPROVED_TEMPLATE, PENDING_REVIEW_NOTICE, REVIEW_STATUS_LABELS
 from core.models import Audience
 

@@ -37,7 +37,7 @@ from app.review.tables import ArticleRow, EventRow, FeedbackRow
 from app.review.transitions import apply_transition, new_event
 from app.review.validation import check_id, checked_article, checked_status, checked_text, first_problem
 from app.review.workflow import QUEUE_STATUSES, SYSTEM_REVIEWER, Status, is_allowed
-from app.schemas import Answer
+from app.query.schemas import Answer
 from index.settings import Settings
 
 Clock = Callable[[], datetime]

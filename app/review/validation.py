@@ -17,7 +17,7 @@ from app.review.content import (
 )
 from app.review.errors import ArticleNotFoundError, InvalidInputError
 from app.review.workflow import Status
-from app.schemas import MAX_QUESTION_CHARS, Answer
+from app.query.schemas import MAX_QUESTION_CHARS, Answer
 
 
 def check_id(article_id: str) -> None:
@@ -60,7 +60,7 @@ def checked_article(question: str, audience: str, answer: Answer, index_version:
     if audience not in ("clinician", "patient"):
         raise InvalidInputError(f"unknown audience {str(audience)[:40]!r}; use 'clinician' or 'patient'")
     if not isinstance(answer, Answer):
-        raise InvalidInputError("answer must be an app.schemas.Answer")
+        raise InvalidInputError("answer must be an app.query.schemas.Answer")
     if answer.audience != audience:
         raise InvalidInputError(f"the answer was made for {answer.audience!r}, not {audience!r}")
     index_version = checked_text(index_version, "index_version", 200, required=True)

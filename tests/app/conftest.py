@@ -61,6 +61,6 @@ def small_settings(tmp_path_factory: pytest.TempPathFactory, small_corpus: Path)
 
 @pytest.fixture(scope="session")
 def pipeline(small_settings: Settings):
-    from app.pipeline import AnswerPipeline
+    from app.query.pipeline import AnswerPipeline
 
     return AnswerPipeline.from_settings(small_settings)

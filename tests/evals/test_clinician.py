@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from typer.testing import CliRunner
 
-from app.schemas import Answer, AnswerRequest, Reference, Section, Statement, Turn
+from app.query.schemas import Answer, AnswerRequest, Reference, Section, Statement, Turn
 from evals import clinician
 from evals import datasets as ds
 from evals.backends import AnswerOutcome, LocalBackend, RemoteBackend, SearchOutcome

@@ -88,7 +88,7 @@ def _free_port() -> int:
 def server(tiny):
     import uvicorn
 
-    from app.api import create_app
+    from app.http.factory import create_app
 
     port = _free_port()
     srv = uvicorn.Server(uvicorn.Config(create_app(tiny["settings"]), host="127.0.0.1", port=port, log_level="warning"))

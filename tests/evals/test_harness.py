@@ -9,7 +9,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from app.schemas import Answer, Reference, Section, Statement
+from app.query.schemas import Answer, Reference, Section, Statement
 from evals import answers, retrieval, suites
 from evals import datasets as ds
 from evals.backends import AnswerOutcome, SearchOutcome

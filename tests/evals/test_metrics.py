@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from app.schemas import Answer, Reference, Section, Statement
+from app.query.schemas import Answer, Reference, Section, Statement
 from evals.answer_metrics import (
     answer_text,
     best_against,

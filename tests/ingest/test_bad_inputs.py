@@ -1,7 +1,7 @@
 """A folder of bad files mixed with good ones: clear per-file errors, good files ingested, nothing else changed.
 
 The CLI path runs ``medcite ingest`` on the folder; the upload path runs the parse check every upload job runs
-(:func:`ingest.worker.check_file`, also in a child process via :func:`app.jobs.check_upload`).
+(:func:`ingest.worker.check_file`, also in a child process via :func:`app.http.jobs.check_upload`).
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ def test_upload_check_reports_each_bad_file(tmp_path):
 
 
 def test_upload_check_child_process_enforces_time_and_page_limits(tmp_path):
-    from app.jobs import check_upload
+    from app.http.jobs import check_upload
     from index.settings import Settings
 
     good = tmp_path / "tb.pdf"

@@ -8,7 +8,7 @@ from typing import Callable
 import numpy as np
 
 from app.review import chunk_hash, cited_chunk_ids
-from app.schemas import Answer, Reference, Section, Statement
+from app.query.schemas import Answer, Reference, Section, Statement
 from core.models import DocType
 
 

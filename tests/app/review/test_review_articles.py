@@ -15,7 +15,7 @@ from app.review import (
     cited_chunk_ids,
 )
 from app.review.content import ARTICLE_ID_RE
-from app.schemas import Trace
+from app.query.schemas import Trace
 from review_helpers import FakeClock, cited_of, make_answer, unit
 
 
@@ -88,7 +88,7 @@ def _bad_inputs():
         ({"question": "nul\x00"}, "NUL"),
         ({"audience": "vet"}, "unknown audience"),
         ({"audience": "patient"}, "made for 'clinician'"),
-        ({"answer": answer.model_dump()}, "must be an app.schemas.Answer"),
+        ({"answer": answer.model_dump()}, "must be an app.query.schemas.Answer"),
         ({"index_version": ""}, "index_version is empty"),
         ({"cited": fewer}, "lacks the hash of 1 cited chunk\\(s\\): nb#3"),
         ({"cited": {**cited, "nb#3": "ABC"}}, "not 16 lowercase hex"),

@@ -1,5 +1,5 @@
 """Review settings (env overrides, reviewer keys hidden and parsed, checks), reviewer identification, the
-contract constants, and the package's import boundary (no FastAPI, nothing of app/ but app.schemas)."""
+contract constants, and the package's import boundary (no FastAPI, nothing of app/ but app.query.schemas)."""
 
 from __future__ import annotations
 
@@ -112,9 +112,9 @@ def test_the_package_imports_only_app_schemas_from_app():
                 top = name.split(".")[0]
                 assert top != "fastapi" and top != "starlette", f"{path}: imports {name}"
                 if top == "app":
-                    assert name == "app.schemas" or name.startswith("app.review"), f"{path}: imports {name}"
+                    assert name == "app.query.schemas" or name.startswith("app.review"), f"{path}: imports {name}"
     code = ("import sys, app.review; bad = sorted(m for m in sys.modules if m.split('.')[0] in ('fastapi', "
             "'starlette', 'uvicorn') or (m.startswith('app.') and not m.startswith('app.review') and m not in "
-            "('app.schemas', 'app.escaping'))); print(bad); sys.exit(1 if bad else 0)")
+            "('app.query', 'app.query.schemas', 'app.query.escaping'))); print(bad); sys.exit(1 if bad else 0)")
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stdout + proc.stderr  # app.escaping comes with app.schemas
+    assert proc.returncode == 0, proc.stdout + proc.stderr  # app.query.escaping comes with app.query.schemas

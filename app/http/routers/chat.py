@@ -1,0 +1,226 @@
+"""OpenAI-compatible chat API: ``POST /v1/chat/completions`` (plain and streamed) and ``GET /v1/models``.
+
+Chat front-ends (Open WebUI, LibreChat, the ``openai`` package) talk to medcite as to any OpenAI model:
+
+* The whole ``messages`` list is the conversation. The last user message is the question; each earlier user
+  message becomes a ``Turn`` whose ``answer`` is the assistant message after it. When that assistant message
+  carries the structured answer back in its ``medcite`` field, the chunks it cited become ``cited_chunk_ids``
+  (nothing else is parsed out of earlier replies).
+* Audience: model ``medcite`` answers clinicians, ``medcite-patient`` patients; a system message saying
+  ``audience: patient`` / ``audience: clinician`` (or "for patients", "plain language", "for clinicians",
+  "healthcare professional") overrides the model name.
+* The reply ``content`` is the Markdown answer (``app.query.render.render_markdown``): bold bottom line, sections,
+  bullets with [n], References, Related questions, disclaimer, so front-ends that drop unknown fields still show
+  the citations. The structured ``Answer`` rides along in the extra top-level field ``medcite`` of the completion
+  (of the last chunk when streaming).
+* Streaming sends server-sent events: a first chunk with the role, the Markdown line by line, a last chunk with
+  ``finish_reason: "stop"``, an optional usage chunk (``stream_options.include_usage``), then ``data: [DONE]``.
+* ``usage`` counts approximate tokens as whitespace-separated words (medcite generates no tokens; the counts
+  exist for front-ends that display them). ``max_tokens`` and sampling parameters are accepted and ignored:
+  an answer is never cut, so its citations and disclaimer always arrive.
+* Background prompts for a chat title, tags or follow-up suggestions get short replies (``app.http.chat_tasks``).
+* Errors use OpenAI's shape ``{"error": {"message", "type", "param", "code"}}``: 400 for bad input, 404 for an
+  unknown model, 503 while the index loads.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from typing import Any, Callable, Iterator
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, ValidationError
+
+from app.http.chat_tasks import detect_task, reply_to_task
+from app.http.chat_wire import (ChatCompletionRequest, ChatError, ChatOptions, ModelCard, ModelList, OpenAIRoute,
+                           Usage)
+from app.query.render import render_markdown
+from app.query.schemas import Answer, AnswerRequest, Turn
+from core.models import Audience
+
+#: Model ids offered by ``/v1/models`` and the audience each one answers.
+MODELS: dict[str, Audience] = {"medcite": "clinician", "medcite-patient": "patient"}
+MAX_TURNS = 20
+MAX_TURN_ANSWER_CHARS = 20000
+_AUDIENCE_EXPLICIT = re.compile(r"audience\s*[:=]\s*[\"']?(clinician|patient)", re.I)
+_AUDIENCE_HINTS: tuple[tuple[Audience, re.Pattern[str]], ...] = (
+    ("patient", re.compile(r"\b(?:for patients|plain language|lay ?person|lay audience)\b", re.I)),
+    ("clinician", re.compile(r"\b(?:for clinicians|healthcare professionals?|for physicians)\b", re.I)),
+)
+
+
+# ------------------------------------------------------------------------------------ conversation -> request
+def select_audience(request: ChatCompletionRequest) -> Audience:
+    """Extension field, then a system message, then the model name."""
+    if request.medcite and request.medcite.audience:
+        return request.medcite.audience
+    system = "\n".join(m.text() for m in request.messages if m.role in ("system", "developer"))
+    explicit = _AUDIENCE_EXPLICIT.search(system)
+    if explicit:
+        return "patient" if explicit.group(1).lower() == "patient" else "clinician"
+    for audience, hint in _AUDIENCE_HINTS:
+        if hint.search(system):
+            return audience
+    return MODELS[request.model]
+
+
+def to_answer_request(request: ChatCompletionRequest) -> AnswerRequest:
+    """The last user message is the question; earlier user messages with their replies become turns."""
+    convo = [(i, m) for i, m in enumerate(request.messages) if m.role in ("user", "assistant")]
+    users = [pos for pos, (_, m) in enumerate(convo) if m.role == "user"]
+    if not users:
+        raise ChatError(400, "messages: no user message to answer", param="messages", code="no_user_message")
+    turns: list[Turn] = []
+    for n, pos in enumerate(users[:-1]):
+        question = convo[pos][1].text().strip()[:2000]
+        replies = [m for _, m in convo[pos + 1: users[n + 1]] if m.role == "assistant"]
+        answer = "\n\n".join(m.text() for m in replies)[:MAX_TURN_ANSWER_CHARS] or None
+        cited = [cid for m in replies if m.medcite for cid in m.medcite.cited_chunk_ids()][:50]
+        if question:
+            turns.append(Turn(question=question, answer=answer, cited_chunk_ids=cited))
+    index, last = convo[users[-1]]
+    opts = request.medcite or ChatOptions()
+    try:
+        return AnswerRequest(question=last.text(), turns=turns[-MAX_TURNS:], audience=select_audience(request),
+                             top_k=opts.top_k, filters=opts.filters)
+    except ValidationError as exc:
+        msg = str(exc.errors()[0].get("msg", "invalid")).removeprefix("Value error, ")
+        raise ChatError(400, f"messages[{index}].content: {msg}", param=f"messages[{index}].content",
+                        code="invalid_value") from None
+
+
+def words(text: str) -> int:
+    """Approximate token count: whitespace-separated words.
+
+    >>> words("Wilms tumor [1]\\n is treated")
+    5
+    """
+    return len(text.split())
+
+
+# ------------------------------------------------------------------------------------------------ responses
+class _Reply(BaseModel):
+    model: str
+    content: str
+    answer: Answer | None = None
+    prompt_tokens: int
+
+    def usage(self) -> dict[str, int]:
+        done = words(self.content)
+        return Usage(prompt_tokens=self.prompt_tokens, completion_tokens=done,
+                     total_tokens=self.prompt_tokens + done).model_dump()
+
+
+def _completion(reply: _Reply, cid: str, created: int) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": cid, "object": "chat.completion", "created": created, "model": reply.model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": reply.content},
+                     "finish_reason": "stop", "logprobs": None}],
+        "usage": reply.usage(),
+    }
+    if reply.answer is not None:
+        body["medcite"] = reply.answer.model_dump(mode="json")
+    return body
+
+
+def _chunks(reply: _Reply, cid: str, created: int, include_usage: bool) -> Iterator[str]:
+    """SSE frames: role, the content line by line, finish (with the structured answer), usage, [DONE]."""
+    base = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": reply.model}
+
+    def frame(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
+        body = {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
+                **extra}
+        return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
+
+    yield frame({"role": "assistant", "content": ""})
+    for line in reply.content.splitlines(keepends=True):
+        yield frame({"content": line})
+    extra = {"medcite": reply.answer.model_dump(mode="json")} if reply.answer is not None else {}
+    yield frame({}, "stop", **extra)
+    if include_usage:
+        yield f"data: {json.dumps({**base, 'choices': [], 'usage': reply.usage()})}\n\n"
+    yield "data: [DONE]\n\n"
+
+
+def _respond(request: Request, body: ChatCompletionRequest) -> _Reply:
+    if body.model not in MODELS:
+        raise ChatError(404, f"The model '{body.model}' does not exist; available: {', '.join(MODELS)}",
+                        param="model", code="model_not_found")
+    prompt_tokens = sum(words(m.text()) for m in body.messages)
+    pipeline = request.app.state.medcite.pipeline
+    task = detect_task([(m.role, m.text()) for m in body.messages])
+    if task is not None:
+        def related(question: str, history: list[tuple[str, str]]) -> list[str]:
+            if pipeline is None:
+                return []
+            return pipeline.answer(AnswerRequest(question=question[:2000])).related_questions
+
+        weigh = _idf_weigher(pipeline)
+        return _Reply(model=body.model, content=reply_to_task(task, related, weigh), prompt_tokens=prompt_tokens)
+    answer_request = to_answer_request(body)
+    if pipeline is None:
+        state = request.app.state.medcite
+        raise ChatError(503, state.error or "medcite is still loading its index and model; retry in a few seconds",
+                        "server_error", code="loading")
+    try:
+        answer = pipeline.answer(answer_request)
+    except ValueError as exc:  # the request breaks a configured limit or has contradictory filters
+        raise ChatError(400, str(exc)) from None
+    return _Reply(model=body.model, content=render_markdown(answer), answer=answer, prompt_tokens=prompt_tokens)
+
+
+def _idf_weigher(pipeline: Any) -> Callable[[str], dict[str, float]] | None:
+    """word -> IDF in the loaded index, for picking title words; None without an index.
+
+    Words the index never saw are rarer than any it knows, so they weigh as much as the rarest known word.
+    """
+    bm25 = getattr(getattr(pipeline, "index", None), "bm25", None)
+    if bm25 is None:
+        return None
+    from app.query.pipeline import query_weights
+    from index.lexical import tokenize
+
+    def weigh(text: str) -> dict[str, float]:
+        weights = query_weights(bm25, text)
+        out = {w.lower(): max((weights.get(t, 0.0) for t in tokenize(w)), default=0.0) for w in text.split()}
+        top = max(out.values(), default=1.0)
+        return {w: v or top for w, v in out.items()}
+
+    return weigh
+
+
+# ---------------------------------------------------------------------------------------------------- router
+router = APIRouter(route_class=OpenAIRoute, tags=["chat"])
+
+
+@router.post("/v1/chat/completions", summary="OpenAI-compatible chat completion (plain or streamed)",
+             response_description="A chat.completion object, or chat.completion.chunk server-sent events.")
+def chat_completions(body: ChatCompletionRequest, request: Request):
+    reply = _respond(request, body)
+    cid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
+    if not body.stream:
+        return JSONResponse(_completion(reply, cid, created))
+    include_usage = bool(body.stream_options and body.stream_options.include_usage)
+    return StreamingResponse(_chunks(reply, cid, created, include_usage), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+@router.get("/v1/models", response_model=ModelList, summary="Models: medcite (clinicians), medcite-patient")
+def list_models() -> ModelList:
+    return ModelList(data=[ModelCard(id=name) for name in MODELS])
+
+
+@router.get("/v1/models/{model}", response_model=ModelCard, summary="One model")
+def get_model(model: str) -> ModelCard:
+    if model not in MODELS:
+        raise ChatError(404, f"The model '{model}' does not exist", param="model", code="model_not_found")
+    return ModelCard(id=model)
+
+
+def install(app: FastAPI) -> None:
+    """Add the chat routes to the medcite app."""
+    app.include_router(router)

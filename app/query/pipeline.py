@@ -1,0 +1,237 @@
+"""The answer pipeline: follow-up resolution -> hybrid retrieval -> extractive assembly -> a cited ``Answer``.
+
+>>> from index.settings import Settings                          # doctest: +SKIP
+>>> pipe = AnswerPipeline.from_settings(Settings())              # doctest: +SKIP
+>>> pipe.answer(AnswerRequest(question="How is Wilms tumor diagnosed?")).bottom_line  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+import time
+from typing import Callable
+
+
+from app.query.assemble import Candidate, assemble
+from app.query.citing import superseded_notice
+from app.query.expand import expand_query
+from app.query.followup import resolve_followup
+from app.http.logs import record_timings
+from app.query.related import QuestionBank
+from app.query.retrieval import SearchEngine
+from app.query.safety import detect_emergency
+from app.query.spelling import Speller
+from app.query.schemas import Answer, AnswerRequest, SearchRequest, SearchResponse, Trace, TraceHit
+from core.contracts import ABSTENTION_TEXT, DISCLAIMERS, EMERGENCY_NOTICE
+from index.embedding import Embedder, get_embedder
+from index.lexical import BM25Index, tokenize
+from core.models import DocType
+from index.sentence_vectors import SentenceVectors, sentence_texts
+from index.settings import Settings
+from index.storage import LoadedIndex, open_index
+
+PREFERRED_TYPES = {
+    "clinician": (DocType.guideline, DocType.evidence_summary, DocType.research),
+    "patient": (DocType.patient_information,),
+}
+#: Minimum share of the question's lexical weight the chosen statements must contain, when evidence is weak.
+MIN_COVERAGE = 0.34
+#: Dense evidence above this is trusted even with low lexical coverage (paraphrased questions).
+STRONG_EVIDENCE = 0.62
+_LETTERS = re.compile(r"[^\W\d_]+")
+#: Unknown words offered to the spelling corrector per question (bounds the cost of a question full of names);
+#: further unknown words count as names the index never mentions.
+MAX_SPELLING_CHECKS = 24
+#: Chunks on either side of a passage looked at to complete a numbered procedure of its section.
+SECTION_REACH = 6
+
+
+def query_weights(bm25: BM25Index, query: str) -> dict[str, float]:
+    """IDF of each query term the index knows (unknown terms cannot be matched; see ``unknown_names``)."""
+    model = bm25.model
+    vocab, n = model.vocab_dict, max(len(bm25), 1)
+    indptr = model.scores["indptr"]
+    weights: dict[str, float] = {}
+    for term in tokenize(query):
+        tid = vocab.get(term)
+        if tid is not None:
+            df = int(indptr[tid + 1] - indptr[tid])
+            weights[term] = math.log(1 + (n - df + 0.5) / (df + 0.5))
+    return weights
+
+
+def unknown_names(bm25: BM25Index, query: str, count_pieces: Callable[[str], int],
+                  speller: Speller | None = None) -> tuple[list[str], list[str]]:
+    """Name-like query words the index never mentions (e.g. a made-up or unindexed drug), and typo corrections.
+
+    Words are runs of letters ("BCR::ABL1" gives "BCR" and "ABL"). A word counts when it has 5+ letters, none of its
+    terms occurs in the index, no indexed term of 5+ letters begins it (so "gentler" is a form of "gentle", not a
+    name), and the embedding model's word-piece vocabulary does not know it as one piece: common English words
+    ("rocket") are single pieces and are left to the similarity threshold; names ("zorblaxin") split into several.
+    A word within a small edit distance of an indexed term is a misspelling ("diahrrea"), not a name: its
+    correction is returned instead.
+    """
+    vocab = bm25.model.vocab_dict
+    unknown: list[str] = []
+    corrections: list[str] = []
+    checks = 0
+    for word in dict.fromkeys(_LETTERS.findall(query)):
+        if len(word) < 5:
+            continue
+        terms = tokenize(word)
+        lower = word.lower()
+        if not terms or any(t in vocab for t in terms) or count_pieces(lower) <= 1:
+            continue
+        if any(lower[:k] in vocab for k in range(len(lower) - 1, 4, -1)):
+            continue  # an inflected or derived form of an indexed word
+        fixed = speller.correct(terms[0]) if speller and checks < MAX_SPELLING_CHECKS else None
+        checks += 1
+        if fixed:
+            corrections.append(fixed)
+        else:
+            unknown.append(word)
+    return unknown, corrections
+
+
+class AnswerPipeline:
+    """Holds the loaded index, model and question bank; safe to share between request threads."""
+
+    def __init__(self, index: LoadedIndex, embedder: Embedder, settings: Settings,
+                 bank: QuestionBank | None = None) -> None:
+        self.index = index
+        self.embedder = embedder
+        self.settings = settings
+        self.engine = SearchEngine(index, embedder, settings.retrieval)
+        self.sentences = SentenceVectors.load(index.path)
+        self.speller = Speller(index.bm25.model.vocab_dict)
+        self.bank = bank
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "AnswerPipeline":
+        embedder = get_embedder(settings.embedding)
+        index = open_index(settings.paths.index_dir, settings.index, expect_model=embedder.info)
+        bank_path = settings.paths.question_bank
+        bank = None
+        if bank_path.is_file():
+            bank = QuestionBank.load(bank_path, embedder, settings.paths.data_dir / "cache")
+        return cls(index, embedder, settings, bank)
+
+    # ------------------------------------------------------------------ search
+    def search(self, request: SearchRequest) -> SearchResponse:
+        timings: dict[str, float] = {}
+        hits = self.engine.search(expand_query(request.query), k=request.top_k, retriever=request.retriever,
+                                  filters=request.filters, timings=timings)
+        record_timings(timings)
+        return SearchResponse(query=request.query, retriever=request.retriever,
+                              passages=self.engine.passages(hits), timings_ms=_rounded(timings))
+
+    # ------------------------------------------------------------------ answer
+    def answer(self, request: AnswerRequest) -> Answer:
+        """Answer ``request``; ValueError (a 400 over HTTP) when it breaks a configured limit."""
+        limits = self.settings.server
+        if len(request.question) > limits.max_question_chars:
+            raise ValueError(f"question is {len(request.question)} characters; the limit is {limits.max_question_chars}")
+        if len(request.turns) > limits.max_turns:
+            raise ValueError(f"{len(request.turns)} earlier turns; the limit is {limits.max_turns}")
+        t0 = time.perf_counter()
+        timings: dict[str, float] = {}
+        resolved = resolve_followup(request.question, request.turns, self.embedder.encode)
+        unknown, corrections = unknown_names(self.index.bm25, resolved.text, self.embedder.count_tokens,
+                                             self.speller)
+        search_text = expand_query(resolved.text)
+        if corrections:  # misspelt terms: add the indexed spelling for BM25 and the dense query
+            search_text += " " + " ".join(corrections)
+        t = time.perf_counter()
+        qvec = self.embedder.encode_query(search_text)
+        timings["embed_query"] = _ms(t)
+        prefer_rows = [self.index.store.row_of(c) for c in resolved.prefer_chunk_ids if self._has_chunk(c)]
+        prefer_types = PREFERRED_TYPES[request.audience]
+        k = request.top_k or self.settings.retrieval.top_k
+        hits = self.engine.search(search_text, k=k, filters=request.filters, qvec=qvec,
+                                  prefer_rows=prefer_rows, prefer_types=prefer_types, timings=timings)
+        t = time.perf_counter()
+        candidates = [self._candidate(h.row, rank) for rank, h in enumerate(hits, start=1)]
+        weights = query_weights(self.index.bm25, search_text)
+        built = assemble(resolved.text, qvec, weights, candidates, tokenize, self.settings.answer, prefer_types,
+                         section_chunks=self._section_chunks, audience=request.audience)
+        timings["assembly"] = _ms(t)
+
+        reason = self._abstain_reason(built.evidence, built.coverage, unknown, bool(candidates))
+        answer = Answer(
+            question=request.question, resolved_question=resolved.text, audience=request.audience,
+            disclaimer=DISCLAIMERS[request.audience],
+            safety_notice=EMERGENCY_NOTICE if detect_emergency(request.question) else None,
+        )
+        if reason:
+            answer.abstained, answer.abstain_reason = True, reason
+            answer.covered_topics = built.covered_topics
+        else:
+            answer.bottom_line, answer.sections, answer.references = built.bottom_line, built.sections, built.references
+            answer.currency_notice = superseded_notice(built.references, self.settings.answer.stale_after_years)
+        t = time.perf_counter()
+        if self.bank is not None and self.settings.answer.related_questions:
+            answer.related_questions = self.bank.related(
+                request.question, qvec, self.settings.answer.related_questions,
+                exclude=[request.question, *(turn.question for turn in request.turns)],
+            )
+        timings["related"] = _ms(t)
+        timings["total"] = _ms(t0)
+        record_timings(timings)
+        if request.debug:
+            answer.trace = Trace(
+                resolved_query=search_text, topic_shift=resolved.topic_shift if request.turns else None,
+                hits=[TraceHit(chunk_id=self.index.store.chunks[h.row].chunk_id, rank=i, score=h.score,
+                               retriever=h.retriever, sources=h.sources) for i, h in enumerate(hits, start=1)],
+                timings_ms=_rounded(timings), evidence_score=round(built.evidence, 4),
+                coverage=round(built.coverage, 4), unknown_names=unknown,
+            )
+        return answer
+
+    def _abstain_reason(self, evidence: float, coverage: float, unknown: list[str], any_hits: bool) -> str | None:
+        if not any_hits:
+            return f"{ABSTENTION_TEXT} No indexed passage matched the question."
+        if unknown:
+            return f"{ABSTENTION_TEXT} The indexed sources never mention: {', '.join(unknown[:5])}."
+        threshold = self.settings.answer.abstain_threshold
+        if evidence < threshold:
+            return (f"{ABSTENTION_TEXT} The closest passage is too weakly related "
+                    f"(similarity {evidence:.2f} < {threshold:.2f}).")
+        if coverage < MIN_COVERAGE and evidence < STRONG_EVIDENCE:
+            return f"{ABSTENTION_TEXT} The retrieved passages do not contain the question's key terms."
+        return None
+
+    def _has_chunk(self, chunk_id: str) -> bool:
+        try:
+            self.index.store.row_of(chunk_id)
+            return True
+        except KeyError:
+            return False
+
+    def _section_chunks(self, cand: Candidate, reach: int = SECTION_REACH) -> list[Candidate]:
+        """The chunks of ``cand``'s section within ``reach`` chunks of it, in order (for numbered procedures)."""
+        store = self.index.store
+        path, ordinal = cand.chunk.section_path, cand.chunk.ordinal
+        rows = [r for r in store.rows_of_document(cand.chunk.doc_id)
+                if abs(store.chunks[r].ordinal - ordinal) <= reach and store.chunks[r].section_path == path]
+        return [cand if r == cand.row else self._candidate(r, cand.rank) for r in rows]
+
+    def _candidate(self, row: int, rank: int) -> Candidate:
+        store = self.index.store
+        chunk = store.chunks[row]
+        if self.sentences is not None:
+            vecs = self.sentences.for_row(row)
+        else:  # index built without sentence vectors: embed this chunk's sentences now (slower)
+            title = store.meta_of_row(row).topic
+            vecs = self.embedder.encode(sentence_texts([chunk], [title]))
+        return Candidate(row=row, rank=rank, chunk=chunk, meta=store.meta_of_row(row), sentence_vectors=vecs)
+
+
+def _ms(t0: float) -> float:
+    return (time.perf_counter() - t0) * 1000.0
+
+
+def _rounded(timings: dict[str, float]) -> dict[str, float]:
+    return {k: round(v, 2) for k, v in timings.items()}

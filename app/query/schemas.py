@@ -1,0 +1,171 @@
+"""Request and response models of the query side (they generate the OpenAPI schema)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from app.query.escaping import reject_lone_surrogates
+from core.models import Audience, DocType
+
+RetrieverName = Literal["bm25", "dense", "hybrid", "hybrid+rerank"]
+MAX_QUESTION_CHARS = 2000
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _valid_unicode(cls, data: object) -> object:
+        return reject_lone_surrogates(data)
+
+
+class Filters(_Strict):
+    """Metadata filters applied before ranking."""
+
+    issuer: list[str] | None = Field(None, description="Keep passages whose issuer contains one of these (case-insensitive).")
+    type: list[DocType] | None = Field(None, description="Keep these reference types.")
+    audience: Audience | None = Field(None, description="Keep passages written for this audience.")
+    year_min: int | None = Field(None, ge=1800, le=2100, description="Earliest publication year (undated sources excluded).")
+    year_max: int | None = Field(None, ge=1800, le=2100, description="Latest publication year (undated sources excluded).")
+
+
+def _clean_question(value: str) -> str:
+    value = value.strip()
+    if not value:
+        raise ValueError("question is empty")
+    if len(value) > MAX_QUESTION_CHARS:
+        raise ValueError(f"question is {len(value)} characters; the limit is {MAX_QUESTION_CHARS}")
+    return value
+
+
+class Turn(_Strict):
+    """An earlier exchange of the conversation, oldest first."""
+
+    question: str = Field(..., max_length=MAX_QUESTION_CHARS, description="What the user asked.")
+    answer: str | None = Field(None, max_length=20000, description="What medcite answered (Markdown or text).")
+    cited_chunk_ids: list[str] = Field(default_factory=list, max_length=50, description="Chunks that answer cited.")
+
+
+class AnswerRequest(_Strict):
+    question: str = Field(..., description="The clinician's question (1-2,000 characters).")
+    turns: list[Turn] = Field(default_factory=list, max_length=20, description="Earlier turns, oldest first.")
+    audience: Audience = Field("clinician", description="'clinician' prefers guidelines; 'patient' patient information.")
+    top_k: int | None = Field(None, ge=1, le=50, description="Passages used for the answer (default from settings).")
+    filters: Filters | None = Field(None, description="Metadata filters.")
+    debug: bool = Field(False, description="Attach a retrieval trace.")
+
+    _q = field_validator("question")(_clean_question)
+
+
+class SearchRequest(_Strict):
+    query: str = Field(..., description="Search text (1-2,000 characters).")
+    top_k: int = Field(10, ge=1, le=100, description="Passages returned.")
+    filters: Filters | None = Field(None, description="Metadata filters.")
+    retriever: RetrieverName = Field("hybrid", description="Which ranking to use.")
+
+    _q = field_validator("query")(_clean_question)
+
+
+class Passage(BaseModel):
+    """A ranked chunk with its source metadata."""
+
+    chunk_id: str
+    doc_id: str
+    rank: int = Field(description="1-based rank in the final list.")
+    score: float = Field(description="Final score (fused or reranked).")
+    retriever: str = Field(description="Stage that produced the final score.")
+    sources: dict[str, int] = Field(default_factory=dict, description="Rank in each retriever that found it.")
+    text: str
+    title: str
+    issuer: str = ""
+    type: DocType = DocType.other
+    year: int | None = None
+    url: str = ""
+    pages: list[int] = Field(default_factory=list)
+    section_path: list[str] = Field(default_factory=list)
+
+
+class SearchResponse(BaseModel):
+    query: str
+    retriever: str
+    passages: list[Passage]
+    timings_ms: dict[str, float] = Field(default_factory=dict)
+
+
+class Statement(BaseModel):
+    """A source sentence (verbatim or trimmed) and the references that support it."""
+
+    text: str
+    citations: list[int] = Field(description="Reference numbers, rendered as [n].")
+    chunk_id: str = Field(description="Chunk the sentence comes from.")
+    grade: str | None = Field(None, description="Evidence grade the source states for this sentence, e.g. "
+                              "'USPSTF grade A', 'VA/DoD: strong for', 'Level of evidence C1 (PDQ)'.")
+
+
+class Section(BaseModel):
+    heading: str
+    statements: list[Statement]
+    ordered: bool = Field(False, description="Steps kept in the source's order (a numbered procedure such as a "
+                          "diagnostic work-up); rendered as a numbered list.")
+
+
+class Reference(BaseModel):
+    n: int = Field(description="Reference number, by first use, from 1 without gaps.")
+    type: DocType
+    title: str
+    issuer: str = ""
+    year: int | None = None
+    url: str = ""
+    pages: list[int] = Field(default_factory=list)
+    section: str = ""
+    chunk_id: str = Field(description="First cited chunk of this source.")
+    chunk_ids: list[str] = Field(default_factory=list, description="Every cited chunk of this source, in order.")
+    doc_id: str
+    passage: str = Field(description="The cited passage: the cited chunks' text, joined by ' … '.")
+    date: str = Field("", description="The source's date as shown: 'reviewed 2025-12-30', 'released 2016-06', "
+                      "'2016', or '' when unknown.")
+    age_years: float | None = Field(None, description="Years since that date (None when undated).")
+    possibly_superseded: bool = Field(False, description="Older than the configured age (AnswerSettings."
+                                      "stale_after_years): it may have been superseded.")
+    status: str = Field("", description="What the source says about its own currency (e.g. an archived summary).")
+    grades: list[str] = Field(default_factory=list, description="Evidence grades of the statements citing it.")
+
+
+class TraceHit(BaseModel):
+    chunk_id: str
+    rank: int
+    score: float
+    retriever: str
+    sources: dict[str, int] = Field(default_factory=dict)
+
+
+class Trace(BaseModel):
+    resolved_query: str
+    topic_shift: bool | None = None
+    hits: list[TraceHit] = Field(default_factory=list)
+    timings_ms: dict[str, float] = Field(default_factory=dict)
+    evidence_score: float | None = Field(None, description="Best dense similarity of a usable sentence.")
+    coverage: float | None = Field(None, description="Share of the question's key-term weight in the statements.")
+    unknown_names: list[str] = Field(default_factory=list, description="Question words the index never mentions.")
+
+
+class Answer(BaseModel):
+    """A cited answer: bottom line, sections of statements, references, related questions, disclaimer."""
+
+    question: str
+    resolved_question: str = Field(description="The question after follow-up resolution.")
+    audience: Audience
+    bottom_line: Statement | None = Field(None, description="The most direct answer (None when abstaining).")
+    sections: list[Section] = Field(default_factory=list)
+    references: list[Reference] = Field(default_factory=list)
+    related_questions: list[str] = Field(default_factory=list)
+    disclaimer: str
+    abstained: bool = False
+    abstain_reason: str | None = None
+    covered_topics: list[str] = Field(default_factory=list, description="Nearest topics the index covers (abstentions).")
+    safety_notice: str | None = None
+    currency_notice: str | None = Field(None, description="Set when a cited source may be superseded (too old).")
+    trace: Trace | None = None
