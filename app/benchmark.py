@@ -68,8 +68,7 @@ def run(index: Path, n: int, data: Path) -> dict:
     from app.http.factory import create_app
     from app.query.pipeline import AnswerPipeline
     from app.query.schemas import AnswerRequest
-    from index.settings import load_settings
-
+    from app.settings import load_settings
     settings = load_settings()
     settings.paths.index_dir = index
     settings.security.rate_limit_per_minute = 0  # one local client sending back-to-back requests on purpose

@@ -24,8 +24,7 @@ console = Console(stderr=True, soft_wrap=True)
 
 
 def _settings(index: Optional[Path]):
-    from index.settings import load_settings
-
+    from app.settings import load_settings
     settings = load_settings()
     if index is not None:
         settings.paths.index_dir = index

@@ -72,3 +72,7 @@ EMBED_SEPARATOR = " -- "
 def format_citations(numbers: Iterable[int]) -> str:
     """Render reference numbers as ``[1][2]``: sorted, de-duplicated."""
     return "".join(f"[{n}]" for n in sorted(set(numbers)))
+
+#: Schema caps of a request: the configured limits (``LimitSettings``) may be lower, never higher.
+MAX_QUESTION_CHARS = 2000
+MAX_TURNS = 20

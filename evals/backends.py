@@ -15,7 +15,8 @@ from typing import Any, Mapping, Protocol, Sequence, Union
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from app.query.schemas import MAX_QUESTION_CHARS, Answer, Turn
+from app.query.schemas import Answer, Turn
+from core.contracts import MAX_QUESTION_CHARS
 from evals.errors import EvalError
 
 RETRIEVER_PROBE = "blood pressure"

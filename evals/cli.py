@@ -126,7 +126,7 @@ def register(cli: typer.Typer) -> None:
         from evals.datasets import DatasetError
         from evals.runner import run
         from index.embedding import ModelNotFoundError
-        from index.settings import load_settings
+        from app.settings import load_settings
         from index.storage import IndexLoadError
 
         if suite not in SUITES:

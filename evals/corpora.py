@@ -22,8 +22,7 @@ from pydantic import BaseModel, Field
 
 from evals import datasets as ds
 from evals.errors import EvalError
-from index.settings import Settings
-
+from app.settings import Settings
 PUBMED_URL = "https://pubmed.ncbi.nlm.nih.gov/{}/"
 CORPUS_FILE = "corpus.jsonl.gz"
 BUNDLED_MEDQUAD = "medquad/passages.jsonl.gz"

@@ -20,8 +20,7 @@ from evals import retrieval, suites
 from evals.backends import Backend, LocalBackend, RemoteBackend
 from evals.errors import EvalError
 from evals.report import RunHeader, write_report
-from index.settings import Settings
-
+from app.settings import Settings
 SUITES = ("medquad", "liveqa", "bioasq", "pubmedqa", "answers", "clinician")
 ALL_RETRIEVERS = ("bm25", "dense", "hybrid", "hybrid+rerank")
 QUESTION_FILE = {"medquad": "medquad_questions", "liveqa": "liveqa", "bioasq": "bioasq_questions",

@@ -17,7 +17,7 @@ import numpy as np
 from index.embedding import get_embedder
 from index.manifest import Manifest
 from index.sentence_vectors import SentenceVectors, offsets_for
-from index.settings import Settings
+from app.settings import Settings
 from index.storage import IndexLoadError, LoadedIndex, index_exists, open_index, write_index
 from index.store import ChunkStore
 

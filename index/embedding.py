@@ -25,7 +25,6 @@ from pydantic import BaseModel
 
 from index.onnx_backend import OnnxEncoder
 from index.settings import EmbeddingSettings
-
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
     from tokenizers import Tokenizer

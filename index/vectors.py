@@ -24,7 +24,6 @@ import faiss
 import numpy as np
 
 from index.settings import IndexSettings
-
 log = logging.getLogger(__name__)
 
 #: IVF lists probed per query (set when an IVF index is created).

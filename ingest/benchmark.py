@@ -23,7 +23,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from index.embedding import Embedder  # noqa: E402
 from index.sentence_vectors import sentence_texts  # noqa: E402
-from index.settings import Settings  # noqa: E402
+from ingest.settings import IngestSettings as Settings  # noqa: E402
 from index.storage import open_index  # noqa: E402
 from ingest.chunker import Chunker  # noqa: E402
 from ingest.loaders import load_path  # noqa: E402
@@ -107,7 +107,6 @@ def retrieval_quality(pages: int, settings: Settings, names: list[str], data: Pa
     """
     import random
 
-    from app.query.retrieval import SearchEngine
     from index.embedding import get_embedder
 
     with gzip.open(PASSAGES, "rt", encoding="utf-8") as fh:
@@ -128,11 +127,11 @@ def retrieval_quality(pages: int, settings: Settings, names: list[str], data: Pa
             s.paths.index_dir = Path(tmp) / f"index-{name}"
             report = ingest([path], s, rebuild=True, progress=False)
             idx = open_index(s.paths.index_dir, s.index)
-            engine = SearchEngine(idx, get_embedder(s.embedding), s.retrieval)
+            embedder = get_embedder(s.embedding)
             recall = mrr = 0.0
-            for q in queries:
-                docs = list(dict.fromkeys(idx.store.chunks[h.row].doc_id
-                                          for h in engine.search(q["question"], k=30, retriever="dense")))[:10]
+            for q in queries:  # dense ranking straight from the vector store (the query side is not needed)
+                _, rows = idx.vectors.search(embedder.encode_query(q["question"]).reshape(1, -1), 30)
+                docs = list(dict.fromkeys(idx.store.chunks[r].doc_id for r in rows[0] if r >= 0))[:10]
                 ranks = [i for i, d in enumerate(docs, 1) if d in q["relevant_passage_ids"]]
                 recall += bool(ranks)
                 mrr += 1 / ranks[0] if ranks else 0.0

@@ -8,7 +8,7 @@ tokenized once; sizes are sums, which is exact for word-piece tokenizers that sp
 running headers/footers and page numbers (:func:`ingest.sections.page_furniture`) are left out of sentences.
 
 >>> from core.models import Document, DocumentMeta
->>> from index.settings import ChunkSettings
+>>> from ingest.settings import ChunkSettings
 >>> words = lambda s: len(s.split())
 >>> text = " ".join(f"Sentence number {i} is here." for i in range(40))
 >>> doc = Document(meta=DocumentMeta(doc_id="d", title="T"), text=text)
@@ -29,7 +29,7 @@ from types import SimpleNamespace
 from typing import Callable
 
 from core.models import Chunk, Document, Sentence
-from index.settings import ChunkSettings
+from ingest.settings import ChunkSettings
 from ingest.sections import detect_pdf_headings, page_furniture, section_spans
 from ingest.sentences import split_sentences
 

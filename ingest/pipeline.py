@@ -22,7 +22,7 @@ from index.embedding import Embedder, get_embedder
 from index.lexical import BM25Index
 from index.manifest import DocumentEntry, Manifest
 from core.models import Chunk, Document, DocumentMeta
-from index.settings import Settings
+from ingest.settings import IngestConfig
 from index.storage import IndexLoadError, LoadedIndex, index_exists, open_index, write_index
 from index.sentence_vectors import SentenceVectors, encode_unique, mean_by_chunk, offsets_for, sentence_texts
 from index.store import ChunkStore
@@ -106,7 +106,7 @@ def _load_documents(paths: list[Path], report: IngestReport, progress: bool) -> 
     return docs
 
 
-def _open_previous(settings: Settings, root: Path, embedder: Embedder,
+def _open_previous(settings: IngestConfig, root: Path, embedder: Embedder,
                    report: IngestReport) -> tuple[LoadedIndex | None, LoadedIndex | None]:
     """(previous index to reuse documents from, or None; an index whose sentence vectors can seed the cache)."""
     if not index_exists(root):
@@ -124,7 +124,7 @@ def _open_previous(settings: Settings, root: Path, embedder: Embedder,
     return old, None
 
 
-def ingest(paths: list[Path], settings: Settings, *, index_dir: Path | None = None, rebuild: bool = False,
+def ingest(paths: list[Path], settings: IngestConfig, *, index_dir: Path | None = None, rebuild: bool = False,
            progress: bool = True) -> IngestReport:
     """Ingest ``paths`` into the index at ``index_dir`` (default ``settings.paths.index_dir``)."""
     t0 = time.perf_counter()
@@ -240,7 +240,7 @@ def _old_sentence_vectors(old: LoadedIndex, rows: np.ndarray, encode: Callable[[
     return encode(texts).astype(np.float16)
 
 
-def open_cache(settings: Settings, embedder: Embedder) -> EmbeddingCache:
+def open_cache(settings: IngestConfig, embedder: Embedder) -> EmbeddingCache:
     """The persistent embedding cache of ``embedder``'s model under ``<data_dir>/cache/embeddings``."""
     return EmbeddingCache(settings.paths.data_dir / "cache" / "embeddings",
                           f"{embedder.info.name}-{embedder.info.fingerprint}".replace("/", "_"), embedder.info.dimension)
@@ -258,7 +258,7 @@ def seed_cache(cache: EmbeddingCache, index: LoadedIndex) -> int:
     return cache.add(texts, vectors.vectors)
 
 
-def _cached_encoder(settings: Settings, embedder: Embedder, progress: bool,
+def _cached_encoder(settings: IngestConfig, embedder: Embedder, progress: bool,
                     seed: LoadedIndex | None = None) -> Callable[[list[str]], np.ndarray]:
     """texts -> float16-rounded unit vectors, through the persistent embedding cache when one is configured
     (seeded with ``seed``'s sentence vectors when the previous index could not be reused as it was)."""
@@ -280,7 +280,7 @@ def _cached_encoder(settings: Settings, embedder: Embedder, progress: bool,
     return encode
 
 
-def _manifest(settings: Settings, embedder: Embedder, entries: dict[str, DocumentEntry], n_chunks: int) -> Manifest:
+def _manifest(settings: IngestConfig, embedder: Embedder, entries: dict[str, DocumentEntry], n_chunks: int) -> Manifest:
     return Manifest(
         format_version=INDEX_FORMAT_VERSION,
         created=datetime.now(timezone.utc),

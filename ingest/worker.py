@@ -90,10 +90,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    from index.settings import Settings
     from ingest.pipeline import NothingToIngestError, ingest
+    from ingest.settings import IngestSettings
 
-    settings = Settings.model_validate_json(args.settings.read_text(encoding="utf-8"))
+    settings = IngestSettings.model_validate_json(args.settings.read_text(encoding="utf-8"))
     try:
         report = ingest(args.paths, settings, progress=False)
     except NothingToIngestError as exc:

@@ -45,8 +45,7 @@ MADE_UP = [
 def main() -> None:
     from app.query.pipeline import AnswerPipeline
     from app.query.schemas import AnswerRequest
-    from index.settings import load_settings
-
+    from app.settings import load_settings
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--index", type=Path, default=REPO / "var" / "index" / "default")
     parser.add_argument("--n", type=int, default=300)

@@ -86,7 +86,7 @@ def run(kills: int, workdir: Path, seed: int = 1, log=print) -> CrashReport:
     from app.query.pipeline import AnswerPipeline
     from app.query.schemas import AnswerRequest, SearchRequest
     from index.embedding import get_embedder
-    from index.settings import Settings
+    from app.settings import Settings
     from index.storage import TMP_PREFIX, VERSION_RE, cleanup_stale, open_index
     from ingest.pipeline import ingest
 

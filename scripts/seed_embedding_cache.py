@@ -19,7 +19,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 def main() -> int:
     from index.embedding import get_embedder
-    from index.settings import load_settings
+    from app.settings import load_settings
     from index.storage import open_index
     from ingest.pipeline import open_cache, seed_cache
 

@@ -25,7 +25,7 @@ from app.http.jobs import FileError, Job, JobFailed, JobQueue, check_upload, cle
 from app.query.pipeline import AnswerPipeline
 from app.http.uploads import UnsupportedUpload, UploadRecord, UploadStore, doc_id_for, upload_suffix
 from core.models import DocType
-from index.settings import Settings
+from app.settings import Settings
 from index.storage import IndexLoadError, open_index, set_current
 from app.http.security import admin_guard
 

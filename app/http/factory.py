@@ -22,8 +22,7 @@ from app.query.pipeline import AnswerPipeline
 from app.http.security import install_security
 from app.query.schemas import Answer, AnswerRequest, SearchRequest, SearchResponse
 from core.models import DocumentMeta
-from index.settings import Settings
-
+from app.settings import Settings
 log = logging.getLogger("medcite.api")
 
 

@@ -37,7 +37,7 @@ from typing import Any, Callable, Literal
 from pydantic import BaseModel, Field
 
 from core.fileio import atomic_write_text
-from index.settings import Settings
+from app.settings import Settings
 from index.storage import cleanup_stale
 from ingest.pipeline import IngestReport
 from ingest.worker import CheckResult
@@ -259,7 +259,7 @@ def run_ingest(paths: list[Path], settings: Settings) -> IngestReport:
     try:
         settings_file, report_file = work / "settings.json", work / "report.json"
         # no keys or database URLs on disk: the child takes those sections from its environment
-        settings_file.write_text(settings.model_dump_json(exclude={"security", "review"}), encoding="utf-8")
+        settings_file.write_text(settings.ingest_settings().model_dump_json(), encoding="utf-8")
         try:
             done = _run_child(["ingest", "--settings", str(settings_file), "--report", str(report_file),
                                *map(str, paths)], settings.security.ingest_timeout_s, "the ingest")

@@ -38,7 +38,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from index.settings import SecuritySettings
+from app.http.settings import SecuritySettings
 
 #: Extra bytes allowed on top of ``max_upload_bytes`` for the multipart envelope and metadata fields.
 UPLOAD_OVERHEAD = 256 * 1024

@@ -21,8 +21,7 @@ from app.query.intents import answers_intent, question_intent, section_matches
 from app.query.procedures import Step, find_procedure
 from app.query.schemas import Reference, Section, Statement
 from core.models import Chunk, DocType, DocumentMeta
-from index.settings import AnswerSettings
-
+from app.query.settings import AnswerSettings
 _BOILERPLATE = re.compile(
     r"^(?:key points|see (?:the )?|this (?:pdq )?summary|it may not mention|check with your doctor if you have any|"
     r"for more information|these resources|the following (?:pdq|organizations)|click here|visit |"

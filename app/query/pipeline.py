@@ -1,6 +1,6 @@
 """The answer pipeline: follow-up resolution -> hybrid retrieval -> extractive assembly -> a cited ``Answer``.
 
->>> from index.settings import Settings                          # doctest: +SKIP
+>>> from app.settings import Settings                          # doctest: +SKIP
 >>> pipe = AnswerPipeline.from_settings(Settings())              # doctest: +SKIP
 >>> pipe.answer(AnswerRequest(question="How is Wilms tumor diagnosed?")).bottom_line  # doctest: +SKIP
 """
@@ -29,7 +29,7 @@ from index.embedding import Embedder, get_embedder
 from index.lexical import BM25Index, tokenize
 from core.models import DocType
 from index.sentence_vectors import SentenceVectors, sentence_texts
-from index.settings import Settings
+from app.query.settings import QueryConfig
 from index.storage import LoadedIndex, open_index
 
 PREFERRED_TYPES = {
@@ -98,7 +98,7 @@ def unknown_names(bm25: BM25Index, query: str, count_pieces: Callable[[str], int
 class AnswerPipeline:
     """Holds the loaded index, model and question bank; safe to share between request threads."""
 
-    def __init__(self, index: LoadedIndex, embedder: Embedder, settings: Settings,
+    def __init__(self, index: LoadedIndex, embedder: Embedder, settings: QueryConfig,
                  bank: QuestionBank | None = None) -> None:
         self.index = index
         self.embedder = embedder
@@ -110,7 +110,7 @@ class AnswerPipeline:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "AnswerPipeline":
+    def from_settings(cls, settings: QueryConfig) -> "AnswerPipeline":
         embedder = get_embedder(settings.embedding)
         index = open_index(settings.paths.index_dir, settings.index, expect_model=embedder.info)
         bank_path = settings.paths.question_bank
@@ -131,7 +131,7 @@ class AnswerPipeline:
     # ------------------------------------------------------------------ answer
     def answer(self, request: AnswerRequest) -> Answer:
         """Answer ``request``; ValueError (a 400 over HTTP) when it breaks a configured limit."""
-        limits = self.settings.server
+        limits = self.settings.limits
         if len(request.question) > limits.max_question_chars:
             raise ValueError(f"question is {len(request.question)} characters; the limit is {limits.max_question_chars}")
         if len(request.turns) > limits.max_turns:

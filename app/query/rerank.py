@@ -10,8 +10,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
-from index.settings import RetrievalSettings
-
+from app.query.settings import RetrievalSettings
 if TYPE_CHECKING:
     from app.query.retrieval import Hit, Reranker
 

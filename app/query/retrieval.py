@@ -23,8 +23,7 @@ from app.query.filters import RowMetadata, allowed_rows, row_metadata  # noqa: F
 from app.query.rerank import CrossEncoderReranker, RerankerNotFoundError, make_reranker  # noqa: F401  (re-exported)
 from app.query.schemas import Filters, Passage
 from core.models import DocType
-from index.settings import RetrievalSettings
-
+from app.query.settings import RetrievalSettings
 if TYPE_CHECKING:
     from index.embedding import Embedder
     from index.lexical import BM25Index

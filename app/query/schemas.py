@@ -7,10 +7,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from app.query.escaping import reject_lone_surrogates
+from core.contracts import MAX_QUESTION_CHARS, MAX_TURNS
 from core.models import Audience, DocType
 
 RetrieverName = Literal["bm25", "dense", "hybrid", "hybrid+rerank"]
-MAX_QUESTION_CHARS = 2000
 
 
 class _Strict(BaseModel):
@@ -51,7 +51,7 @@ class Turn(_Strict):
 
 class AnswerRequest(_Strict):
     question: str = Field(..., description="The clinician's question (1-2,000 characters).")
-    turns: list[Turn] = Field(default_factory=list, max_length=20, description="Earlier turns, oldest first.")
+    turns: list[Turn] = Field(default_factory=list, max_length=MAX_TURNS, description="Earlier turns, oldest first.")
     audience: Audience = Field("clinician", description="'clinician' prefers guidelines; 'patient' patient information.")
     top_k: int | None = Field(None, ge=1, le=50, description="Passages used for the answer (default from settings).")
     filters: Filters | None = Field(None, description="Metadata filters.")

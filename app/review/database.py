@@ -31,8 +31,7 @@ from app.review.errors import (
     SchemaError,
 )
 from app.review.migrate import upgrade_to_head
-from index.settings import ReviewSettings
-
+from app.review.settings import ReviewSettings
 DEFAULT_FILE = "review.db"
 POSTGRES_HINT = "install the driver with: pip install 'medcite[postgres]'"
 

@@ -1,6 +1,6 @@
 """Reviewer identification: which configured reviewer a presented key belongs to (constant-time).
 
->>> from index.settings import ReviewSettings
+>>> from app.review.settings import ReviewSettings
 >>> review = ReviewSettings(reviewer_keys={"dr-lee": "k-lee-1234", "dr-osei": "k-osei-5678"})
 >>> reviewer_for_key(review, "k-osei-5678")
 'dr-osei'
@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import hmac
 
-from index.settings import ReviewSettings
-
-
+from app.review.settings import ReviewSettings
 def reviewer_for_key(review: ReviewSettings, key: str | None) -> str | None:
     """The reviewer's name for ``key``, or None (unknown, empty or no reviewers configured).
 

@@ -65,8 +65,7 @@ def main(argv: list[str]) -> int:
         return 0
     if argv[:1] == ["upgrade"]:
         from app.review.database import Store
-        from index.settings import load_settings
-
+        from app.settings import load_settings
         settings = load_settings()
         if len(argv) > 1:
             settings.review.database_url = argv[1]

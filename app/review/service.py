@@ -38,8 +38,7 @@ from app.review.transitions import apply_transition, new_event
 from app.review.validation import check_id, checked_article, checked_status, checked_text, first_problem
 from app.review.workflow import QUEUE_STATUSES, SYSTEM_REVIEWER, Status, is_allowed
 from app.query.schemas import Answer
-from index.settings import Settings
-
+from app.review.settings import ReviewConfig
 Clock = Callable[[], datetime]
 CurrentHashes = Callable[[list[str]], dict[str, str | None]]
 MAX_NAME_CHARS = 200
@@ -56,7 +55,7 @@ class ReviewService:
     the first call that needs them.
     """
 
-    def __init__(self, settings: Settings, *, clock: Clock = utc_now) -> None:
+    def __init__(self, settings: ReviewConfig, *, clock: Clock = utc_now) -> None:
         self.review = settings.review
         self.store = Store(settings.review, settings.paths.data_dir)
         self._now = clock

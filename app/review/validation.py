@@ -17,7 +17,8 @@ from app.review.content import (
 )
 from app.review.errors import ArticleNotFoundError, InvalidInputError
 from app.review.workflow import Status
-from app.query.schemas import MAX_QUESTION_CHARS, Answer
+from app.query.schemas import Answer
+from core.contracts import MAX_QUESTION_CHARS
 
 
 def check_id(article_id: str) -> None:

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from index.settings import Settings
-
+from app.settings import Settings
 REPO = Path(__file__).resolve().parents[2]
 PASSAGES = REPO / "corpus" / "medquad" / "passages.jsonl.gz"
 TB_PDF = REPO / "corpus" / "pdf" / "cdc-what-you-need-to-know-about-tb.pdf"

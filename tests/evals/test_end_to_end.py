@@ -10,7 +10,7 @@ import time
 import pytest
 
 from evals.runner import RunConfig, run
-from index.settings import Settings
+from app.settings import Settings
 from ingest.pipeline import ingest
 
 pytestmark = pytest.mark.slow

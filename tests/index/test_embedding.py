@@ -19,7 +19,6 @@ from index.embedding import (
     get_embedder,
 )
 from index.settings import EmbeddingSettings
-
 REPO = Path(__file__).resolve().parents[2]
 
 

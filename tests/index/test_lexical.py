@@ -9,8 +9,6 @@ import pytest
 
 from index.lexical import BM25Index, TokenizerVersionError, tokenize
 from index.settings import IndexSettings
-
-
 def test_keeps_numbers_decimals_and_thousands():
     assert tokenize("Give 2.5 units, then 1,000 more (0.5%)") == ["give", "2.5", "unit", "1000", "0.5"]
 

@@ -88,8 +88,7 @@ def test_upload_check_reports_each_bad_file(tmp_path):
 
 def test_upload_check_child_process_enforces_time_and_page_limits(tmp_path):
     from app.http.jobs import check_upload
-    from index.settings import Settings
-
+    from app.settings import Settings
     good = tmp_path / "tb.pdf"
     good.write_bytes(TB_PDF.read_bytes())
     settings = Settings()
@@ -104,7 +103,7 @@ def test_upload_check_child_process_enforces_time_and_page_limits(tmp_path):
 @pytest.mark.slow
 def test_cli_ingests_good_files_and_names_every_bad_one(tmp_path):
     from app.cli import cli
-    from index.settings import Settings
+    from app.settings import Settings
     from index.storage import open_index
     from ingest.pipeline import ingest
 

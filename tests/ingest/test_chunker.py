@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from core.models import Chunk, Document, DocumentMeta, Heading, PageSpan
-from index.settings import ChunkSettings
+from ingest.settings import ChunkSettings
 from ingest.chunker import ENORMOUS_FACTOR, MERGE_FACTOR, Chunker
 from ingest.sections import section_spans
 from ingest.sentences import split_sentences

@@ -7,7 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from index.sentence_vectors import SentenceVectors
-from index.settings import Settings
+from app.settings import Settings
 from index.storage import open_index
 from ingest.pipeline import NothingToIngestError, ingest
 

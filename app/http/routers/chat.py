@@ -40,11 +40,11 @@ from app.http.chat_wire import (ChatCompletionRequest, ChatError, ChatOptions, M
                            Usage)
 from app.query.render import render_markdown
 from app.query.schemas import Answer, AnswerRequest, Turn
+from core.contracts import MAX_TURNS
 from core.models import Audience
 
 #: Model ids offered by ``/v1/models`` and the audience each one answers.
 MODELS: dict[str, Audience] = {"medcite": "clinician", "medcite-patient": "patient"}
-MAX_TURNS = 20
 MAX_TURN_ANSWER_CHARS = 20000
 _AUDIENCE_EXPLICIT = re.compile(r"audience\s*[:=]\s*[\"']?(clinician|patient)", re.I)
 _AUDIENCE_HINTS: tuple[tuple[Audience, re.Pattern[str]], ...] = (
@@ -68,8 +68,9 @@ def select_audience(request: ChatCompletionRequest) -> Audience:
     return MODELS[request.model]
 
 
-def to_answer_request(request: ChatCompletionRequest) -> AnswerRequest:
-    """The last user message is the question; earlier user messages with their replies become turns."""
+def to_answer_request(request: ChatCompletionRequest, max_turns: int = MAX_TURNS) -> AnswerRequest:
+    """The last user message is the question; earlier user messages with their replies become the turns (the most
+    recent ``max_turns`` of them: the configured limit, ``LimitSettings.max_turns``)."""
     convo = [(i, m) for i, m in enumerate(request.messages) if m.role in ("user", "assistant")]
     users = [pos for pos, (_, m) in enumerate(convo) if m.role == "user"]
     if not users:
@@ -85,7 +86,7 @@ def to_answer_request(request: ChatCompletionRequest) -> AnswerRequest:
     index, last = convo[users[-1]]
     opts = request.medcite or ChatOptions()
     try:
-        return AnswerRequest(question=last.text(), turns=turns[-MAX_TURNS:], audience=select_audience(request),
+        return AnswerRequest(question=last.text(), turns=turns[-max_turns:] if max_turns else [], audience=select_audience(request),
                              top_k=opts.top_k, filters=opts.filters)
     except ValidationError as exc:
         msg = str(exc.errors()[0].get("msg", "invalid")).removeprefix("Value error, ")
@@ -161,7 +162,8 @@ def _respond(request: Request, body: ChatCompletionRequest) -> _Reply:
 
         weigh = _idf_weigher(pipeline)
         return _Reply(model=body.model, content=reply_to_task(task, related, weigh), prompt_tokens=prompt_tokens)
-    answer_request = to_answer_request(body)
+    limits = getattr(getattr(pipeline, "settings", None), "limits", None)
+    answer_request = to_answer_request(body, limits.max_turns if limits is not None else MAX_TURNS)
     if pipeline is None:
         state = request.app.state.medcite
         raise ChatError(503, state.error or "medcite is still loading its index and model; retry in a few seconds",

@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from index.settings import Settings
-
+from app.settings import Settings
 pytestmark = pytest.mark.slow
 KEY = {"Authorization": "Bearer test-admin-key"}
 CORPUS = {

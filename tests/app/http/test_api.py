@@ -67,8 +67,8 @@ def test_documents_health_ready(client):
 
 def test_configured_limits_below_the_schema_caps_give_400(pipeline, small_settings):
     strict = small_settings.model_copy(deep=True)
-    strict.server.max_question_chars = 40
-    strict.server.max_turns = 1
+    strict.limits.max_question_chars = 40
+    strict.limits.max_turns = 1
     from app.query.pipeline import AnswerPipeline
 
     strict_pipe = AnswerPipeline(pipeline.index, pipeline.embedder, strict, pipeline.bank)

@@ -14,8 +14,7 @@ from app.query.render import render_markdown
 from app.query.schemas import Answer, AnswerRequest, Reference, Section, Statement
 from core.contracts import CITATION_RE, DISCLAIMERS
 from core.models import DocType
-from index.settings import Settings
-
+from app.settings import Settings
 RELATED = ["What are the symptoms of Wilms tumor?", "How is neuroblastoma treated?"]
 # Open WebUI's default background prompts (the instruction part), as front-ends send them.
 TITLE_PROMPT = """### Task:

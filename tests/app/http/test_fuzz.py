@@ -15,7 +15,9 @@ from hypothesis.errors import Unsatisfiable
 from app.query.assemble import Candidate, assemble
 from app.http.jobs import Job, JobQueue
 from core.models import Chunk, DocType, Document, DocumentMeta, Sentence
-from index.settings import AnswerSettings, ChunkSettings, Settings
+from app.query.settings import AnswerSettings
+from app.settings import Settings
+from ingest.settings import ChunkSettings
 from ingest.chunker import Chunker
 
 ADMIN_KEY = "fuzz-admin-key"

@@ -102,7 +102,7 @@ def test_poisoned_document_cannot_stall_loading(tmp_path):
     """One upload holding a 4.9 MB token used to hang the swap in Speller.__init__ for over 6.5 minutes."""
     from app.query.pipeline import AnswerPipeline
     from app.query.schemas import AnswerRequest
-    from index.settings import Settings
+    from app.settings import Settings
     from ingest.pipeline import ingest
 
     corpus = tmp_path / "corpus"

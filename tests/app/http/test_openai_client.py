@@ -17,7 +17,7 @@ from fastapi import FastAPI
 
 from app.http.factory import create_app
 from core.contracts import CITATION_RE, DISCLAIMERS
-from index.settings import Settings
+from app.settings import Settings
 from test_chat import RELATED, FakePipeline
 
 SEED = ("What is the most appropriate next diagnostic test for a pediatric patient presenting with a left flank mass "

@@ -16,7 +16,7 @@ import app.http.admin as admin_module
 from app.http.admin import Admin
 from app.http.jobs import JOB_TMP_PREFIX, Job, JobQueue
 from app.http.uploads import UploadRecord, doc_id_for
-from index.settings import Settings
+from app.settings import Settings
 from ingest.pipeline import IngestReport
 
 

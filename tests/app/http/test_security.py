@@ -10,8 +10,7 @@ from fastapi.testclient import TestClient
 
 from app.http.factory import create_app
 from app.http.security import KeyRing, TokenBucket
-from index.settings import Settings
-
+from app.settings import Settings
 ADMIN = {"Authorization": "Bearer admin-key-1"}
 
 
@@ -194,8 +193,7 @@ def test_admin_key_is_checked_before_the_body_is_read(headers, status):
     import asyncio
 
     from app.http.security import GuardMiddleware
-    from index.settings import SecuritySettings
-
+    from app.http.settings import SecuritySettings
     async def app(scope, receive, send):  # pragma: no cover - must not be reached
         raise AssertionError("the app ran without a valid admin key")
 

@@ -14,7 +14,7 @@ import pytest
 
 from app.http.factory import create_app
 from core.contracts import DISCLAIMERS
-from index.settings import Settings
+from app.settings import Settings
 from test_openai_client import SEED, live_server
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -7,9 +7,7 @@ import numpy as np
 from app.query.assemble import Candidate, assemble, normalise_statement, trim
 from index.lexical import tokenize
 from core.models import Chunk, DocType, DocumentMeta, Sentence
-from index.settings import AnswerSettings
-
-
+from app.query.settings import AnswerSettings
 def _vec(*weights: float) -> np.ndarray:
     v = np.zeros(8, dtype=np.float32)
     v[: len(weights)] = weights

@@ -9,8 +9,7 @@ import numpy as np
 from app.query.assemble import Candidate, assemble
 from index.lexical import tokenize
 from core.models import Chunk, DocType, DocumentMeta, Sentence
-from index.settings import AnswerSettings
-
+from app.query.settings import AnswerSettings
 QUESTION = ("What is the most appropriate next diagnostic test for a pediatric patient presenting with a left flank "
             "mass and ultrasound findings of a mass with internal calcification?")
 SECTION = ["Wilms Tumor", "Diagnostic and Staging Evaluation for Wilms Tumor"]

@@ -100,7 +100,6 @@ def test_recent_turns_weigh_most_and_carried_terms_are_bounded():
 def test_real_model_separates_followups_from_topic_shifts():
     embedding = pytest.importorskip("index.embedding")
     from index.settings import EmbeddingSettings
-
     try:
         embedder = embedding.get_embedder(EmbeddingSettings())
     except embedding.ModelNotFoundError as exc:

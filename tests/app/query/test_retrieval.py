@@ -24,8 +24,7 @@ from app.query.retrieval import (
 )
 from app.query.schemas import Filters
 from core.models import Chunk, DocType, DocumentMeta, Sentence
-from index.settings import RetrievalSettings
-
+from app.query.settings import RetrievalSettings
 from fake_vectors import hashed_vector  # noqa: E402  (tests/app is on sys.path)
 
 
@@ -296,7 +295,6 @@ def test_real_index_components_find_the_relevant_passage():
     lexical = pytest.importorskip("index.lexical")
     vectors_mod = pytest.importorskip("index.vectors")
     from index.settings import EmbeddingSettings, IndexSettings
-
     try:
         embedder = embedding.get_embedder(EmbeddingSettings())
     except embedding.ModelNotFoundError as exc:

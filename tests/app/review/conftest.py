@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from app.review import ReviewService
-from index.settings import Settings
+from app.settings import Settings
 from review_helpers import cited_of, make_answer  # tests/app/review is on sys.path
 
 PG_ENV = "MEDCITE_TEST_POSTGRES_URL"

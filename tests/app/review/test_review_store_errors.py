@@ -18,7 +18,7 @@ from app.review import (
     SchemaError,
     Status,
 )
-from index.settings import Settings
+from app.settings import Settings
 from review_helpers import cited_of, make_answer
 
 

@@ -214,7 +214,7 @@ import os, sys
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 from app.review import ReviewService
-from index.settings import Settings
+from app.settings import Settings
 settings = Settings(paths={"data_dir": sys.argv[1]}, review={"database_url": sys.argv[2] or None})
 service = ReviewService(settings)
 service.get(sys.argv[3])

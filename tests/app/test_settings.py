@@ -5,9 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from index.settings import PRESETS, Settings, load_settings
-
-
+from app.settings import PRESETS, Settings, load_settings
 def test_env_overrides_nested_fields(monkeypatch):
     monkeypatch.setenv("MEDCITE_RETRIEVAL__RRF_K", "30")
     monkeypatch.setenv("MEDCITE_PATHS__INDEX_DIR", "/tmp/somewhere")

@@ -1,0 +1,69 @@
+"""Settings of the query side: retrieval, answer assembly and request limits.
+
+>>> RetrievalSettings().fusion, AnswerSettings().abstain_threshold, LimitSettings().max_question_chars
+('convex', 0.42, 2000)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, Protocol
+
+from pydantic import Field
+
+from core.contracts import MAX_QUESTION_CHARS, MAX_TURNS
+from core.settings import PathSettings, Section
+from index.settings import EmbeddingSettings, IndexSettings
+class RetrievalSettings(Section):
+    candidates: int = Field(100, ge=1, le=1000, description="Candidates taken from each retriever before fusion.")
+    fusion: Literal["rrf", "convex"] = Field(
+        "convex", description="How BM25 and dense rankings are fused: reciprocal rank fusion, or a convex combination of "
+        "min-max normalised scores (see evals/RESULTS.md)."
+    )
+    convex_alpha: float = Field(
+        0.7, ge=0, le=1, description="Dense share of a convex fusion (BM25 gets 1 - alpha); 0.7 from the dev sweep."
+    )
+    rrf_k: float = Field(60.0, gt=0, description="Reciprocal-rank-fusion constant k.")
+    weight_bm25: float = Field(
+        0.5, ge=0, description="RRF weight of the BM25 ranking when fusion='rrf' (0.5 was best for RRF in the dev sweep)."
+    )
+    weight_dense: float = Field(1.0, ge=0, description="RRF weight of the dense ranking.")
+    reranker_path: Path | None = Field(
+        None, description="Local cross-encoder model directory; None disables reranking."
+    )
+    rerank_top_n: int = Field(30, ge=1, description="Fused candidates passed to the reranker.")
+    top_k: int = Field(8, ge=1, le=50, description="Passages handed to answer assembly.")
+
+
+class AnswerSettings(Section):
+    abstain_threshold: float = Field(
+        0.42, description="Best sentence's dense similarity below which medcite abstains (calibrated on dev data "
+        "by scripts/calibrate_abstention.py)."
+    )
+    max_sections: int = Field(3, ge=1, le=4, description="Maximum answer sections (besides the bottom line).")
+    max_statements: int = Field(8, ge=1, le=30, description="Maximum bullet statements over all sections.")
+    mmr_lambda: float = Field(0.7, ge=0, le=1, description="MMR trade-off: relevance (1) vs novelty (0).")
+    max_sentence_chars: int = Field(400, ge=80, description="Longer source sentences are trimmed at a clause.")
+    related_questions: int = Field(4, ge=0, le=5, description="Related questions returned.")
+    stale_after_years: float = Field(
+        5.0, gt=0, description="A cited source older than this is marked as possibly superseded in the answer."
+    )
+
+
+class LimitSettings(Section):
+    """Request limits the query side enforces (at most the schema caps in ``core.contracts``)."""
+
+    max_question_chars: int = Field(MAX_QUESTION_CHARS, ge=1, le=MAX_QUESTION_CHARS,
+                                    description="Longest accepted question (characters).")
+    max_turns: int = Field(MAX_TURNS, ge=0, le=MAX_TURNS, description="Most earlier turns accepted per request.")
+
+
+class QueryConfig(Protocol):
+    """The settings sections the query pipeline reads (the root ``app.settings.Settings`` satisfies it)."""
+
+    paths: PathSettings
+    embedding: EmbeddingSettings
+    index: IndexSettings
+    retrieval: RetrievalSettings
+    answer: AnswerSettings
+    limits: LimitSettings
