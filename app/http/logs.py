@@ -1,7 +1,7 @@
 """Structured JSON request logs and the catch-all error response.
 
 One log line per request on the ``medcite.request`` logger: request id, method, route, status, duration and the
-stage timings a handler recorded with :func:`record_timings`. Question text is logged only when
+stage timings the query side recorded with :func:`app.query.timings.record_timings`. Question text is logged only when
 ``SecuritySettings.log_questions`` is on (``MEDCITE_LOG_QUESTIONS=true``). An unhandled exception is logged with
 its traceback and answered with a JSON 500 naming the request id -- never with a stack trace.
 
@@ -24,6 +24,7 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any
 
+from app.query.timings import collect_timings
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.http.security import send_json
@@ -33,15 +34,7 @@ _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _QUESTION_ROUTES = ("/v1/answer", "/v1/search")
 _LOGGED_BODY_BYTES = 64 * 1024
 
-_timings: contextvars.ContextVar[dict[str, float] | None] = contextvars.ContextVar("medcite_timings", default=None)
 _request_id: contextvars.ContextVar[str] = contextvars.ContextVar("medcite_request_id", default="-")
-
-
-def record_timings(timings: dict[str, float]) -> None:
-    """Add stage timings (ms) to the current request's log line (no-op outside a request)."""
-    current = _timings.get()
-    if current is not None:
-        current.update({k: round(float(v), 2) for k, v in timings.items()})
 
 
 def current_request_id() -> str:
@@ -85,40 +78,39 @@ class RequestLogMiddleware:
             return
         incoming = next((v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"x-request-id"), "")
         request_id = incoming if _REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
-        stages: dict[str, float] = {}
-        token_t, token_id = _timings.set(stages), _request_id.set(request_id)
-        status, started, body = 500, False, bytearray()
-        t0 = time.perf_counter()
-        capture = self.log_questions and scope["path"] in _QUESTION_ROUTES
+        with collect_timings() as stages:
+            token_id = _request_id.set(request_id)
+            status, started, body = 500, False, bytearray()
+            t0 = time.perf_counter()
+            capture = self.log_questions and scope["path"] in _QUESTION_ROUTES
 
-        async def logging_receive() -> Message:
-            message = await receive()
-            if capture and message["type"] == "http.request" and len(body) < _LOGGED_BODY_BYTES:
-                body.extend(message.get("body", b"")[: _LOGGED_BODY_BYTES - len(body)])
-            return message
+            async def logging_receive() -> Message:
+                message = await receive()
+                if capture and message["type"] == "http.request" and len(body) < _LOGGED_BODY_BYTES:
+                    body.extend(message.get("body", b"")[: _LOGGED_BODY_BYTES - len(body)])
+                return message
 
-        async def logging_send(message: Message) -> None:
-            nonlocal status, started
-            if message["type"] == "http.response.start":
-                started, status = True, message["status"]
-                message["headers"] = list(message.get("headers", [])) + [(b"x-request-id", request_id.encode())]
-            await send(message)
+            async def logging_send(message: Message) -> None:
+                nonlocal status, started
+                if message["type"] == "http.response.start":
+                    started, status = True, message["status"]
+                    message["headers"] = list(message.get("headers", [])) + [(b"x-request-id", request_id.encode())]
+                await send(message)
 
-        failed = False
-        try:
-            await self.app(scope, logging_receive, logging_send)
-        except Exception:
-            failed = True
-            log.error("unhandled error", exc_info=True, extra={"fields": {"request_id": request_id}})
-            if not started:
-                await send_json(send, 500, {"error": {"type": "internal_error", "request_id": request_id,
-                                                      "message": "internal error; the request id is in the "
-                                                                 "server log"}},
-                                {"x-request-id": request_id})
-            status = 500
-        finally:
-            _timings.reset(token_t)
-            _request_id.reset(token_id)
+            failed = False
+            try:
+                await self.app(scope, logging_receive, logging_send)
+            except Exception:
+                failed = True
+                log.error("unhandled error", exc_info=True, extra={"fields": {"request_id": request_id}})
+                if not started:
+                    await send_json(send, 500, {"error": {"type": "internal_error", "request_id": request_id,
+                                                          "message": "internal error; the request id is in the "
+                                                                     "server log"}},
+                                    {"x-request-id": request_id})
+                status = 500
+            finally:
+                _request_id.reset(token_id)
         fields: dict[str, Any] = {
             "request_id": request_id, "method": scope["method"], "route": _route(scope), "status": status,
             "duration_ms": round((time.perf_counter() - t0) * 1000, 2),

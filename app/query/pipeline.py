@@ -18,7 +18,7 @@ from app.query.assemble import Candidate, assemble
 from app.query.citing import superseded_notice
 from app.query.expand import expand_query
 from app.query.followup import resolve_followup
-from app.http.logs import record_timings
+from app.query.timings import record_timings
 from app.query.related import QuestionBank
 from app.query.retrieval import SearchEngine
 from app.query.safety import detect_emergency
