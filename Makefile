@@ -29,7 +29,9 @@ index: install
 serve: index
 	$(BIN)/medcite serve --index $(INDEX)
 
+# Layer contracts first (.importlinter: imports point one way), then the default tests and every docstring example.
 test: install
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q -m "not slow and not browser"
 
 test-slow: install

@@ -136,10 +136,20 @@ def ask(
         sys.stdout.write(render_markdown(answer) + "\n")
 
 
-def main() -> None:
-    from evals.cli import register
+#: Entry-point group through which other packages add commands (evals adds ``eval``; see pyproject.toml), so the
+#: CLI never imports them itself.
+COMMAND_GROUP = "medcite.commands"
 
-    register(cli)
+
+def _register_plugins() -> None:
+    from importlib.metadata import entry_points
+
+    for entry in entry_points(group=COMMAND_GROUP):
+        entry.load()(cli)
+
+
+def main() -> None:
+    _register_plugins()
     cli()
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, Literal, Protocol
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, UploadFile
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from app.query.escaping import safe_url
 from app.http.jobs import FileError, Job, JobFailed, JobQueue, check_upload, cleanup_job_tmp, run_ingest

@@ -1,7 +1,42 @@
-"""``python -m app.review revision -m MESSAGE`` | ``python -m app.review upgrade [URL]`` (see app.review.migrate)."""
+"""``python -m app.review revision -m MESSAGE`` | ``python -m app.review upgrade [URL]``: the review schema commands.
+
+This entry point reads the root settings (``app.settings``); the rest of the package never does.
+"""
+
+from __future__ import annotations
 
 import sys
 
-from app.review.migrate import main
+from alembic import command
 
-sys.exit(main(sys.argv[1:]))
+from app.review.migrate import alembic_config, head_revision
+
+
+def main(argv: list[str]) -> int:
+    """``python -m app.review revision -m MESSAGE`` or ``python -m app.review upgrade [URL]``."""
+    if argv[:1] == ["revision"]:
+        message = argv[argv.index("-m") + 1] if "-m" in argv else "change"
+        command.revision(alembic_config(), message=message)
+        return 0
+    if argv[:1] == ["upgrade"]:
+        from app.review.database import Store
+        from app.settings import load_settings
+        settings = load_settings()
+        if len(argv) > 1:
+            settings.review.database_url = argv[1]
+        from app.review.errors import ReviewStoreError
+
+        try:
+            store = Store(settings.review, settings.paths.data_dir)
+            store.engine()  # migrates on first use
+        except ReviewStoreError as exc:
+            print(exc, file=sys.stderr)
+            return 1
+        print(f"review database {store.where} is at revision {head_revision()}")
+        return 0
+    print(__doc__)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -9,7 +9,6 @@ medcite finds them. Developers add a revision with::
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from alembic import command
@@ -55,29 +54,3 @@ def upgrade_to_head(connection: Connection) -> None:
     cfg = alembic_config()
     cfg.attributes["connection"] = connection
     command.upgrade(cfg, "head")
-
-
-def main(argv: list[str]) -> int:
-    """``python -m app.review revision -m MESSAGE`` or ``python -m app.review upgrade [URL]``."""
-    if argv[:1] == ["revision"]:
-        message = argv[argv.index("-m") + 1] if "-m" in argv else "change"
-        command.revision(alembic_config(), message=message)
-        return 0
-    if argv[:1] == ["upgrade"]:
-        from app.review.database import Store
-        from app.settings import load_settings
-        settings = load_settings()
-        if len(argv) > 1:
-            settings.review.database_url = argv[1]
-        from app.review.errors import ReviewStoreError
-
-        try:
-            store = Store(settings.review, settings.paths.data_dir)
-            store.engine()  # migrates on first use
-        except ReviewStoreError as exc:
-            print(exc, file=sys.stderr)
-            return 1
-        print(f"review database {store.where} is at revision {head_revision()}")
-        return 0
-    print(__doc__)
-    return 2
