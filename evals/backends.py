@@ -208,7 +208,9 @@ class RemoteBackend:
             raise EvalError(f"POST {self.endpoint}{path} returned HTTP {response.status_code}: the service needs a "
                             "query key (--api-key or MEDCITE_EVAL_API_KEY)")
         if response.status_code == 400 and path == "/v1/search":
-            raise RetrieverUnavailable(f"{payload.get('retriever')}: {_json(response).get('detail', response.text[:200])}")
+            body = _json(response)
+            message = (body.get("error") or {}).get("message") if isinstance(body.get("error"), dict) else None
+            raise RetrieverUnavailable(f"{payload.get('retriever')}: {message or body.get('detail') or response.text[:200]}")
         if response.status_code != 200:
             raise EvalError(f"POST {self.endpoint}{path} returned HTTP {response.status_code}: {response.text[:300]}")
         return _json(response), latency

@@ -27,6 +27,7 @@ from typing import Any
 from app.query.timings import collect_timings
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.http.errors import error_body
 from app.http.security import send_json
 
 log = logging.getLogger("medcite.request")
@@ -104,9 +105,8 @@ class RequestLogMiddleware:
                 failed = True
                 log.error("unhandled error", exc_info=True, extra={"fields": {"request_id": request_id}})
                 if not started:
-                    await send_json(send, 500, {"error": {"type": "internal_error", "request_id": request_id,
-                                                          "message": "internal error; the request id is in the "
-                                                                     "server log"}},
+                    await send_json(send, 500, error_body(scope["path"], 500, "internal error; the request id is "
+                                                          "in the server log", request_id=request_id),
                                     {"x-request-id": request_id})
                 status = 500
             finally:

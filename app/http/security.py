@@ -89,29 +89,6 @@ def is_admin_route(method: str, path: str) -> bool:
     return any(method == m and (path == p or (p.endswith("/") and path.startswith(p))) for m, p in ADMIN_ROUTES)
 
 
-def admin_guard(settings: SecuritySettings) -> Callable[..., Awaitable[None]]:
-    """A FastAPI dependency enforcing an admin key (401 without, 403 wrong or admin API disabled)."""
-    ring = KeyRing(settings.admin_keys)
-
-    async def require_admin(credentials: HTTPAuthorizationCredentials | None = _bearer_dep()) -> None:
-        if credentials is None or not credentials.credentials:
-            raise HTTPException(401, detail="an admin API key is required: send 'Authorization: Bearer KEY'",
-                                headers={"WWW-Authenticate": "Bearer"})
-        if not ring:
-            raise HTTPException(403, detail="the admin API is disabled: no admin keys are configured "
-                                            "(set MEDCITE_ADMIN_KEYS)")
-        if not ring.check(credentials.credentials):
-            raise HTTPException(403, detail="the API key is not valid for the admin API")
-
-    return require_admin
-
-
-def _bearer_dep() -> Any:
-    from fastapi import Security
-
-    return Security(bearer_scheme)
-
-
 def bearer_token(headers: dict[str, str]) -> str | None:
     """The token of an ``Authorization: Bearer ...`` header, if any."""
     value = headers.get("authorization", "")
@@ -121,6 +98,15 @@ def bearer_token(headers: dict[str, str]) -> str | None:
 
 def _headers(scope: Scope) -> dict[str, str]:
     return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+
+
+async def send_error(send: Send, path: str, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+    """Send an error in the envelope of ``path``'s API (OpenAI's shape on the chat routes) from a middleware."""
+    from app.http.errors import error_body
+    from app.http.logs import current_request_id
+
+    rid = current_request_id()
+    await send_json(send, status, error_body(path, status, message, request_id=None if rid == "-" else rid), headers)
 
 
 async def send_json(send: Send, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
@@ -201,7 +187,7 @@ class GuardMiddleware:
         if keyed:
             denied = self._authenticate(admin, token, peer)
             if denied is not None:
-                await send_json(send, *denied)
+                await send_error(send, path, *denied)
                 return
             verified = True
         elif token is not None and (self.query_ring.check(token) or self.admin_ring.check(token)):
@@ -211,7 +197,7 @@ class GuardMiddleware:
                 if verified and token else peer
             wait = self.bucket.take(client)
             if wait > 0:
-                await send_json(send, 429, {"detail": f"rate limit exceeded; retry in {math.ceil(wait)} s"},
+                await send_error(send, path, 429, f"rate limit exceeded; retry in {math.ceil(wait)} s",
                                 {"retry-after": str(math.ceil(wait))})
                 return
         limit = self.settings.max_body_bytes
@@ -219,40 +205,40 @@ class GuardMiddleware:
             limit = self.settings.max_upload_bytes + UPLOAD_OVERHEAD
         declared = headers.get("content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
-            await send_json(send, 413, {"detail": f"request body too large (limit {limit} bytes)"})
+            await send_error(send, path, 413, f"request body too large (limit {limit} bytes)")
             return
-        await _run_limited(self.app, scope, receive, send, limit)
+        await _run_limited(self.app, scope, receive, send, limit, path)
 
     def _authenticate(self, admin: bool, token: str | None,
-                      peer: str) -> tuple[int, dict[str, Any], dict[str, str]] | None:
-        """None when the key is good for this route, else (status, body, headers) of the refusal."""
+                      peer: str) -> tuple[int, str, dict[str, str]] | None:
+        """None when the key is good for this route, else (status, message, headers) of the refusal."""
         if self.failures is not None:
             locked = self.failures.wait_time(peer)
             if locked > 0:
-                return 429, {"detail": f"too many failed authentication attempts; retry in {math.ceil(locked)} s"}, \
+                return 429, f"too many failed authentication attempts; retry in {math.ceil(locked)} s", \
                     {"retry-after": str(math.ceil(locked))}
         what = "an admin API key" if admin else "an API key"
         if token is None:
-            return 401, {"detail": f"{what} is required: send 'Authorization: Bearer KEY'"}, {"www-authenticate": "Bearer"}
+            return 401, f"{what} is required: send 'Authorization: Bearer KEY'", {"www-authenticate": "Bearer"}
         if admin and not self.admin_ring:
-            return 403, {"detail": "the admin API is disabled: no admin keys are configured (set MEDCITE_ADMIN_KEYS)"}, {}
+            return 403, "the admin API is disabled: no admin keys are configured (set MEDCITE_ADMIN_KEYS)", {}
         good = self.admin_ring.check(token) or (not admin and self.query_ring.check(token))
         if good:
             return None
         if self.failures is not None:
             self.failures.take(peer)
-        return 403, {"detail": "the API key is not valid for the admin API" if admin else "the API key is not valid"}, {}
+        return 403, "the API key is not valid for the admin API" if admin else "the API key is not valid", {}
 
 
 class BodyTooLarge(Exception):
     """Raised into the app when a streamed body passes its limit; the response becomes a 413."""
 
 
-async def _run_limited(app: ASGIApp, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+async def _run_limited(app: ASGIApp, scope: Scope, receive: Receive, send: Send, limit: int, path: str) -> None:
     """Run ``app`` counting body bytes; past ``limit`` the body read fails and whatever the app answers
     (a 400 from the body parser, or an exception) is replaced by a 413."""
     seen, exceeded, started = 0, False, False
-    detail = {"detail": f"request body too large (limit {limit} bytes)"}
+    too_large = f"request body too large (limit {limit} bytes)"
 
     async def counting_receive() -> Message:
         nonlocal seen, exceeded
@@ -261,7 +247,7 @@ async def _run_limited(app: ASGIApp, scope: Scope, receive: Receive, send: Send,
             seen += len(message.get("body", b""))
             if seen > limit:
                 exceeded = True
-                raise BodyTooLarge(detail["detail"])
+                raise BodyTooLarge(too_large)
         return message
 
     async def guarded_send(message: Message) -> None:
@@ -269,7 +255,7 @@ async def _run_limited(app: ASGIApp, scope: Scope, receive: Receive, send: Send,
         if exceeded:
             if message["type"] == "http.response.start" and not started:
                 started = True
-                await send_json(send, 413, detail)
+                await send_error(send, path, 413, too_large)
             return
         started = started or message["type"] == "http.response.start"
         await send(message)
@@ -278,7 +264,7 @@ async def _run_limited(app: ASGIApp, scope: Scope, receive: Receive, send: Send,
         await app(scope, counting_receive, guarded_send)
     except BodyTooLarge:
         if not started:
-            await send_json(send, 413, detail)
+            await send_error(send, path, 413, too_large)
 
 
 class SecurityHeadersMiddleware:

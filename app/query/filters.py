@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from app.query.errors import RequestError
 from app.query.schemas import Filters
 from core.models import DocType
 
@@ -62,7 +63,7 @@ class RowMetadata:
 
     def _compute(self, f: Filters) -> np.ndarray | None:
         if f.year_min is not None and f.year_max is not None and f.year_min > f.year_max:
-            raise ValueError(f"filter year_min ({f.year_min}) is after year_max ({f.year_max})")
+            raise RequestError(f"filter year_min ({f.year_min}) is after year_max ({f.year_max})")
         mask: np.ndarray | None = None
 
         def restrict(part: np.ndarray) -> None:

@@ -13,23 +13,30 @@ import threading
 import time
 from typing import Callable
 
-
 from app.query.assemble import Candidate, assemble
 from app.query.citing import superseded_notice
+from app.query.errors import RequestError
 from app.query.expand import expand_query
 from app.query.followup import resolve_followup
-from app.query.timings import record_timings
 from app.query.related import QuestionBank
 from app.query.retrieval import SearchEngine
 from app.query.safety import detect_emergency
+from app.query.schemas import (
+    Answer,
+    AnswerRequest,
+    SearchRequest,
+    SearchResponse,
+    Trace,
+    TraceHit,
+)
+from app.query.settings import QueryConfig
 from app.query.spelling import Speller
-from app.query.schemas import Answer, AnswerRequest, SearchRequest, SearchResponse, Trace, TraceHit
+from app.query.timings import record_timings
 from core.contracts import ABSTENTION_TEXT, DISCLAIMERS, EMERGENCY_NOTICE
+from core.models import DocType
 from index.embedding import Embedder, get_embedder
 from index.lexical import BM25Index, tokenize
-from core.models import DocType
 from index.sentence_vectors import SentenceVectors, sentence_texts
-from app.query.settings import QueryConfig
 from index.storage import LoadedIndex, open_index
 
 PREFERRED_TYPES = {
@@ -133,9 +140,9 @@ class AnswerPipeline:
         """Answer ``request``; ValueError (a 400 over HTTP) when it breaks a configured limit."""
         limits = self.settings.limits
         if len(request.question) > limits.max_question_chars:
-            raise ValueError(f"question is {len(request.question)} characters; the limit is {limits.max_question_chars}")
+            raise RequestError(f"question is {len(request.question)} characters; the limit is {limits.max_question_chars}")
         if len(request.turns) > limits.max_turns:
-            raise ValueError(f"{len(request.turns)} earlier turns; the limit is {limits.max_turns}")
+            raise RequestError(f"{len(request.turns)} earlier turns; the limit is {limits.max_turns}")
         t0 = time.perf_counter()
         timings: dict[str, float] = {}
         resolved = resolve_followup(request.question, request.turns, self.embedder.encode)
@@ -144,9 +151,7 @@ class AnswerPipeline:
         search_text = expand_query(resolved.text)
         if corrections:  # misspelt terms: add the indexed spelling for BM25 and the dense query
             search_text += " " + " ".join(corrections)
-        t = time.perf_counter()
-        qvec = self.embedder.encode_query(search_text)
-        timings["embed_query"] = _ms(t)
+        qvec = self.engine.query_vector(search_text, timings)
         prefer_rows = [self.index.store.row_of(c) for c in resolved.prefer_chunk_ids if self._has_chunk(c)]
         prefer_types = PREFERRED_TYPES[request.audience]
         k = request.top_k or self.settings.retrieval.top_k

@@ -18,12 +18,14 @@ from typing import TYPE_CHECKING, Callable, Collection, Mapping, Protocol, Seque
 
 import numpy as np
 
+from app.query.errors import RequestError
 from app.query.escaping import safe_url
 from app.query.filters import RowMetadata, allowed_rows, row_metadata  # noqa: F401  (re-exported)
 from app.query.rerank import CrossEncoderReranker, RerankerNotFoundError, make_reranker  # noqa: F401  (re-exported)
 from app.query.schemas import Filters, Passage
-from core.models import DocType
 from app.query.settings import RetrievalSettings
+from core.models import DocType
+
 if TYPE_CHECKING:
     from index.embedding import Embedder
     from index.lexical import BM25Index
@@ -168,15 +170,20 @@ class HybridRetriever:
     def __init__(self, bm25: Retriever, dense: Retriever, settings: RetrievalSettings) -> None:
         self.bm25, self.dense, self.settings = bm25, dense, settings
 
+    def weights(self) -> dict[str, float]:
+        """Weight of each ranking in the fusion: BM25 and dense shares of a convex fusion, or RRF weights."""
+        s = self.settings
+        if s.fusion == "convex":
+            return {self.bm25.name: 1.0 - s.convex_alpha, self.dense.name: s.convex_alpha}
+        return {self.bm25.name: s.weight_bm25, self.dense.name: s.weight_dense}
+
     def retrieve(
         self, query: str, qvec: np.ndarray | None, k: int, allowed: np.ndarray | None, *,
         boost: Callable[[np.ndarray], np.ndarray] | None = None, timings: dict[str, float] | None = None,
     ) -> list[Hit]:
         s = self.settings
         n = max(s.candidates, k)
-        weights = {self.bm25.name: s.weight_bm25, self.dense.name: s.weight_dense}
-        if s.fusion == "convex":
-            weights = {self.bm25.name: 1.0 - s.convex_alpha, self.dense.name: s.convex_alpha}
+        weights = self.weights()
         rankings: dict[str, list[Hit]] = {}
         for retriever in (self.bm25, self.dense):
             if weights[retriever.name] > 0:  # a zero-weight ranking cannot change the fused order: skip it
@@ -186,8 +193,7 @@ class HybridRetriever:
         t0 = time.perf_counter()
         if s.fusion == "convex":
             scaled = None if boost is None else (lambda rows: boost(rows) * (s.rrf_k + 1.0) * CONVEX_BOOST_SCALE)
-            fused = convex_fuse(rankings, {self.bm25.name: 1.0 - s.convex_alpha, self.dense.name: s.convex_alpha},
-                                scaled, self.name)[:k]
+            fused = convex_fuse(rankings, weights, scaled, self.name)[:k]
         else:
             fused = rrf_fuse(rankings, weights, s.rrf_k, boost, self.name)[:k]
         _record(timings, "fusion", t0)
@@ -216,24 +222,22 @@ class SearchEngine:
         Stage times in ms go into ``timings``: embed_query, filter, bm25, dense, fusion, rerank.
         """
         if retriever not in RETRIEVERS:
-            raise ValueError(f"unknown retriever {retriever!r}; choose one of {', '.join(RETRIEVERS)}")
+            raise RequestError(f"unknown retriever {retriever!r}; choose one of {', '.join(RETRIEVERS)}")
         if retriever == "hybrid+rerank" and self.reranker is None:
-            raise ValueError(
+            raise RequestError(
                 "retriever 'hybrid+rerank' needs a reranker: set MEDCITE_RETRIEVAL__RERANKER_PATH to a local "
                 "cross-encoder directory"
             )
         if k < 1:
-            raise ValueError(f"k must be at least 1, got {k}")
+            raise RequestError(f"k must be at least 1, got {k}")
         t0 = time.perf_counter()
         allowed = self.rows.allowed(filters)
         if filters is not None:
             _record(timings, "filter", t0)
         if allowed is not None and len(allowed) == 0:
             return []
-        if qvec is None and (retriever != "bm25" and (retriever == "dense" or self.settings.weight_dense > 0)):
-            t0 = time.perf_counter()
-            qvec = self.embedder.encode_query(query)
-            _record(timings, "embed_query", t0)
+        if qvec is None and self.needs_query_vector(retriever):
+            qvec = self.query_vector(query, timings)
         if retriever in ("bm25", "dense"):
             single = self.bm25 if retriever == "bm25" else self.dense
             t0 = time.perf_counter()
@@ -250,6 +254,17 @@ class SearchEngine:
         reranked = self.reranker.rerank(query, fused, [self._rerank_text(h.row) for h in fused])
         _record(timings, "rerank", t0)
         return [replace(h, retriever=retriever) for h in reranked[:k]]
+
+    def needs_query_vector(self, retriever: str) -> bool:
+        """Whether ``retriever`` ranks by the dense query vector (a zero-weight dense ranking is skipped)."""
+        return retriever != "bm25" and (retriever == "dense" or self.hybrid.weights()[self.dense.name] > 0)
+
+    def query_vector(self, text: str, timings: dict[str, float] | None = None) -> np.ndarray:
+        """The query's dense vector: the one place a query is embedded (``embed_query`` in ``timings``)."""
+        t0 = time.perf_counter()
+        vector = self.embedder.encode_query(text)
+        _record(timings, "embed_query", t0)
+        return vector
 
     def _booster(self, prefer_rows: Collection[int], prefer_types: Collection[DocType]
                  ) -> Callable[[np.ndarray], np.ndarray] | None:

@@ -31,7 +31,7 @@ import time
 import uuid
 from typing import Any, Callable, Iterator
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ValidationError
 
@@ -221,8 +221,3 @@ def get_model(model: str) -> ModelCard:
     if model not in MODELS:
         raise ChatError(404, f"The model '{model}' does not exist", param="model", code="model_not_found")
     return ModelCard(id=model)
-
-
-def install(app: FastAPI) -> None:
-    """Add the chat routes to the medcite app."""
-    app.include_router(router)

@@ -124,12 +124,12 @@ def test_bad_upload_fails_job_with_reason_and_leaves_index(env):
 def test_delete_rules_and_unsupported_types(env):
     _, _, client = env
     r = client.delete("/v1/documents/gout", headers=KEY)
-    assert r.status_code == 409 and "bundled" in r.json()["detail"]
+    assert r.status_code == 409 and "bundled" in r.json()["error"]["message"]
     assert client.delete("/v1/documents/nope", headers=KEY).status_code == 404
     r = client.post("/v1/documents", headers=KEY, files={"file": ("a.docx", b"PK\x03\x04...", "application/zip")})
     assert r.status_code == 415
     r = client.post("/v1/documents", headers=KEY, files={"file": ("a.txt.gz", b"\x1f\x8b\x08...", "text/plain")})
-    assert r.status_code == 415 and "compressed" in r.json()["detail"]
+    assert r.status_code == 415 and "compressed" in r.json()["error"]["message"]
     r = client.post("/v1/documents", headers=KEY, files={"file": ("a.txt", b"", "text/plain")})
     assert r.status_code == 400
     r = client.post("/v1/documents", headers=KEY, files={"file": ("a.txt", b"text", "text/plain")},

@@ -49,7 +49,7 @@ def test_admin_routes_need_a_key(tmp_path):
 def test_admin_api_disabled_without_configured_keys(tmp_path):
     client = make_client(tmp_path, admin_keys=[])
     r = client.post("/v1/reindex", headers={"Authorization": "Bearer anything"})
-    assert r.status_code == 403 and "MEDCITE_ADMIN_KEYS" in r.json()["detail"]
+    assert r.status_code == 403 and "MEDCITE_ADMIN_KEYS" in r.json()["error"]["message"]
 
 
 def test_admin_keys_come_from_environment(monkeypatch):
