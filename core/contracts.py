@@ -11,8 +11,9 @@ from __future__ import annotations
 import re
 from typing import Iterable
 
-#: Version of the on-disk index layout; bump on any incompatible change.
-INDEX_FORMAT_VERSION = 1
+#: Version of the on-disk index layout; bump on any incompatible change
+#: (2: vector store by chunk id in ``vectors/``, lexical index with its backend in ``lexical/``).
+INDEX_FORMAT_VERSION = 2
 
 #: A citation in rendered text is a bracketed reference number: ``[n]``.
 CITATION_RE = re.compile(r"\[(\d+)\]")

@@ -18,7 +18,7 @@ import os
 import threading
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, Sequence
 
 import numpy as np
 from pydantic import BaseModel
@@ -120,18 +120,35 @@ def model_fingerprint(model_dir: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-class Embedder:
-    """Encodes texts into L2-normalised float32 vectors with a local sentence-transformers model."""
+class Embedder(Protocol):
+    """What the index and the query side need from a sentence encoder (see :func:`create_embedder`)."""
+
+    settings: EmbeddingSettings
+    model_path: Path
+
+    @property
+    def info(self) -> ModelInfo: ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+    def encode(self, texts: Sequence[str], *, batch_size: int | None = None, progress: bool = False) -> np.ndarray: ...
+
+    def encode_query(self, text: str) -> np.ndarray: ...
+
+
+class LocalEmbedder:
+    """A local sentence-transformers model directory: identity, token counting and the encode contract; the
+    subclasses run the model (:class:`TorchEmbedder`, :class:`OnnxEmbedder`)."""
+
+    backend: str = ""
 
     def __init__(self, settings: EmbeddingSettings) -> None:
         self.settings = settings
         self.model_path = resolve_model_path(settings)
         self._lock = threading.Lock()
-        self._model: SentenceTransformer | None = None
-        self._onnx: OnnxEncoder | None = None
 
     def __repr__(self) -> str:
-        return f"Embedder({self.model_path}, device={self.settings.device!r}, loaded={self._model is not None})"
+        return f"{type(self).__name__}({self.model_path}, device={self.settings.device!r})"
 
     @cached_property
     def info(self) -> ModelInfo:
@@ -169,43 +186,59 @@ class Embedder:
         """Word-piece tokens in ``text`` without special tokens and without truncation."""
         return len(self._tokenizer.encode(text, add_special_tokens=False).ids)
 
-    def _load(self) -> SentenceTransformer:
-        with self._lock:
-            if self._model is None:
-                if self.settings.torch_threads:
-                    import torch
-
-                    torch.set_num_threads(self.settings.torch_threads)
-                self._model = _load_model(self.model_path, self.settings.device)
-        return self._model
-
     def encode(self, texts: Sequence[str], *, batch_size: int | None = None, progress: bool = False) -> np.ndarray:
         """Encode ``texts`` into an ``(n, dim)`` float32 array of unit vectors (``(0, dim)`` for no texts)."""
         if isinstance(texts, str):
             raise TypeError("encode() takes a sequence of texts; use encode_query() for a single string")
         if len(texts) == 0:
             return np.zeros((0, self.info.dimension), dtype=np.float32)
-        if self.settings.backend != "torch":
-            vectors = self._onnx_encoder().encode(list(texts), batch_size or self.settings.batch_size, progress)
-            norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-            return np.ascontiguousarray(vectors / np.maximum(norms, 1e-12), dtype=np.float32)
-        vectors = self._load().encode(
-            list(texts),
-            batch_size=batch_size or self.settings.batch_size,
-            show_progress_bar=progress,
-            convert_to_numpy=True,
-            normalize_embeddings=True,
-        )
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        if vectors.shape[1] != self.info.dimension:
+        vectors = np.asarray(self._encode(list(texts), batch_size or self.settings.batch_size, progress),
+                             dtype=np.float32)
+        if vectors.ndim != 2 or vectors.shape[1] != self.info.dimension:
             raise RuntimeError(
-                f"model {self.model_path} produced {vectors.shape[1]}-dim vectors but its configs say "
-                f"{self.info.dimension}; check the model directory"
+                f"model {self.model_path} produced vectors of shape {vectors.shape} but its configs say "
+                f"{self.info.dimension} dimensions; check the model directory"
             )
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        return vectors / np.maximum(norms, 1e-12)
+        return np.ascontiguousarray(vectors / np.maximum(norms, 1e-12), dtype=np.float32)
 
-    def _onnx_encoder(self) -> OnnxEncoder:
+    def encode_query(self, text: str) -> np.ndarray:
+        """Encode one text into a ``(dim,)`` unit vector."""
+        return self.encode([text])[0]
+
+    def _encode(self, texts: list[str], batch_size: int, progress: bool) -> np.ndarray:
+        raise NotImplementedError
+
+
+class TorchEmbedder(LocalEmbedder):
+    """sentence-transformers on torch, loaded on the first encode."""
+
+    backend = "torch"
+
+    def _load(self) -> SentenceTransformer:
+        with self._lock:
+            if self.settings.torch_threads:
+                import torch
+
+                torch.set_num_threads(self.settings.torch_threads)
+            return _load_model(self.model_path, self.settings.device)
+
+    def _encode(self, texts: list[str], batch_size: int, progress: bool) -> np.ndarray:
+        return self._load().encode(texts, batch_size=batch_size, show_progress_bar=progress, convert_to_numpy=True,
+                                   normalize_embeddings=True)
+
+
+class OnnxEmbedder(LocalEmbedder):
+    """The same model exported locally to ONNX (fp32: identical vectors; ``onnx-int8``: quantized), run by ONNX
+    Runtime; exported on the first encode."""
+
+    backend = "onnx"
+
+    def __init__(self, settings: EmbeddingSettings) -> None:
+        super().__init__(settings)
+        self._onnx: OnnxEncoder | None = None
+
+    def _encoder(self) -> OnnxEncoder:
         with self._lock:
             if self._onnx is None:
                 os.environ["HF_HUB_OFFLINE"] = "1"  # the local export must never reach a hub either
@@ -217,9 +250,21 @@ class Embedder:
                 )
         return self._onnx
 
-    def encode_query(self, text: str) -> np.ndarray:
-        """Encode one text into a ``(dim,)`` unit vector."""
-        return self.encode([text])[0]
+    def _encode(self, texts: list[str], batch_size: int, progress: bool) -> np.ndarray:
+        return self._encoder().encode(texts, batch_size, progress)
+
+
+#: Encode backends by ``EmbeddingSettings.backend``.
+EMBEDDERS: dict[str, type[LocalEmbedder]] = {"torch": TorchEmbedder, "onnx": OnnxEmbedder, "onnx-int8": OnnxEmbedder}
+
+
+def create_embedder(settings: EmbeddingSettings) -> Embedder:
+    """A new embedder of the configured backend (prefer :func:`get_embedder`, which shares one per process)."""
+    try:
+        kind = EMBEDDERS[settings.backend]
+    except KeyError:
+        raise ValueError(f"unknown embedding backend {settings.backend!r}; known: {sorted(EMBEDDERS)}") from None
+    return kind(settings)
 
 
 def get_embedder(settings: EmbeddingSettings) -> Embedder:
@@ -230,7 +275,7 @@ def get_embedder(settings: EmbeddingSettings) -> Embedder:
 
 @lru_cache(maxsize=8)
 def _shared_embedder(settings_json: str) -> Embedder:
-    return Embedder(EmbeddingSettings.model_validate_json(settings_json))
+    return create_embedder(EmbeddingSettings.model_validate_json(settings_json))
 
 
 @lru_cache(maxsize=4)

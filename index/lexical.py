@@ -22,10 +22,11 @@ Tokenizer rules (deterministic, lowercase):
 from __future__ import annotations
 
 import json
+import math
 import re
 import unicodedata
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Iterable, Protocol, Sequence
 
 import bm25s
 import numpy as np
@@ -88,8 +89,44 @@ def _simple_terms(token: str, stemmer: Stemmer.Stemmer) -> list[str]:
     return [token]
 
 
+class LexicalIndex(Protocol):
+    """Term-based retrieval over row-aligned texts, tokenized with :func:`tokenize` (see :func:`build_lexical_index`).
+
+    The query side reads only this: rankings, the IDF of query terms, and whether a term is indexed.
+    """
+
+    backend: str
+
+    def __len__(self) -> int: ...
+
+    def search(self, query: str, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` rows with a positive score: ``(scores, rows)``, best first, ties to the lower row."""
+
+    def term_weights(self, text: str) -> dict[str, float]:
+        """IDF of each term of ``text`` the index holds (unknown terms are left out)."""
+
+    def knows(self, term: str) -> bool:
+        """Whether ``term`` (a :func:`tokenize` term) occurs in the index."""
+
+    def vocabulary(self) -> Iterable[str]:
+        """Every indexed term."""
+
+    def save(self, directory: Path) -> None: ...
+
+
+def idf(n_docs: int, df: int) -> float:
+    """The BM25 (Lucene) inverse document frequency of a term found in ``df`` of ``n_docs`` documents.
+
+    >>> round(idf(100, 1), 3), round(idf(100, 100), 3)
+    (4.211, 0.005)
+    """
+    return math.log(1 + (max(n_docs, 1) - df + 0.5) / (df + 0.5))
+
+
 class BM25Index:
     """BM25 (bm25s, Lucene variant) over row-aligned texts tokenized with :func:`tokenize`."""
+
+    backend = "bm25s"
 
     def __init__(self, model: bm25s.BM25) -> None:
         self.model = model
@@ -136,23 +173,67 @@ class BM25Index:
         hits = hits[order].astype(np.int64)
         return scores[hits], hits
 
+    def term_weights(self, text: str) -> dict[str, float]:
+        vocab, indptr = self.model.vocab_dict, self.model.scores["indptr"]
+        weights: dict[str, float] = {}
+        for term in tokenize(text):
+            tid = vocab.get(term)
+            if tid is not None:
+                weights[term] = idf(len(self), int(indptr[tid + 1] - indptr[tid]))
+        return weights
+
+    def knows(self, term: str) -> bool:
+        return bool(term) and term in self.model.vocab_dict
+
+    def vocabulary(self) -> Iterable[str]:
+        return (term for term in self.model.vocab_dict if term)  # bm25s adds an empty term of its own
+
     def save(self, directory: Path) -> None:
         """Write the bm25s arrays and vocabulary plus a small metadata file into ``directory``."""
         directory.mkdir(parents=True, exist_ok=True)
         self.model.save(str(directory), show_progress=False)
-        meta = {"tokenizer_version": TOKENIZER_VERSION, "documents": len(self)}
-        (directory / _META_FILE).write_text(json.dumps(meta), encoding="utf-8")
+        write_lexical_meta(directory, self.backend, len(self))
 
     @classmethod
     def load(cls, directory: Path) -> BM25Index:
-        """Load an index written by :meth:`save`; refuses one built by another tokenizer version."""
-        meta_path = directory / _META_FILE
-        if not meta_path.is_file():
-            raise FileNotFoundError(f"{meta_path} is missing; {directory} is not a saved BM25 index")
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        if meta.get("tokenizer_version") != TOKENIZER_VERSION:
-            raise TokenizerVersionError(
-                f"BM25 index in {directory} was built with tokenizer version {meta.get('tokenizer_version')}, "
-                f"this code uses {TOKENIZER_VERSION}; rebuild the index"
-            )
+        """Load an index written by :meth:`save` (use :func:`load_lexical_index`, which checks the metadata)."""
         return cls(bm25s.BM25.load(str(directory), show_progress=False))
+
+
+def write_lexical_meta(directory: Path, backend: str, documents: int) -> None:
+    """Write the metadata every saved lexical index carries (backend, tokenizer version, size)."""
+    meta = {"backend": backend, "tokenizer_version": TOKENIZER_VERSION, "documents": documents}
+    (directory / _META_FILE).write_text(json.dumps(meta), encoding="utf-8")
+
+
+def _backends() -> dict[str, Any]:
+    from index.memory import MemoryLexicalIndex
+
+    return {"bm25s": BM25Index, "memory": MemoryLexicalIndex}
+
+
+def build_lexical_index(texts: Sequence[str], settings: IndexSettings) -> LexicalIndex:
+    """A new lexical index of ``settings.lexical_backend`` over ``texts`` (row ``i`` is ``texts[i]``)."""
+    backends = _backends()
+    if settings.lexical_backend not in backends:
+        raise ValueError(f"unknown lexical backend {settings.lexical_backend!r}; known: {sorted(backends)}")
+    return backends[settings.lexical_backend].build(texts, settings)
+
+
+def load_lexical_index(directory: Path) -> LexicalIndex:
+    """Load a lexical index saved in ``directory`` with the backend recorded there; refuses one built by another
+    tokenizer version (:class:`TokenizerVersionError`)."""
+    meta_path = directory / _META_FILE
+    if not meta_path.is_file():
+        raise FileNotFoundError(f"{meta_path} is missing; {directory} is not a saved lexical index")
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    if meta.get("tokenizer_version") != TOKENIZER_VERSION:
+        raise TokenizerVersionError(
+            f"lexical index in {directory} was built with tokenizer version {meta.get('tokenizer_version')}, "
+            f"this code uses {TOKENIZER_VERSION}; rebuild the index"
+        )
+    name = meta.get("backend", "bm25s")
+    backends = _backends()
+    if name not in backends:
+        raise ValueError(f"{directory}: unknown lexical backend {name!r}; known: {sorted(backends)}")
+    return backends[name].load(directory)

@@ -9,7 +9,7 @@
 ...              faiss_factory="Flat", vector_backend="faiss",
 ...              documents={"d1": DocumentEntry(content_hash="h1", n_chunks=2, title="T", source_path="t.md")})
 >>> m.corpus_hash == corpus_hash(m.documents), m.format_version
-(True, 1)
+(True, 2)
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ class Manifest(BaseModel):
     model: ModelInfo
     faiss_factory: str
     vector_backend: str
+    lexical_backend: str = "bm25s"
     chunking: dict[str, Any] = Field(default_factory=dict, description="ChunkSettings dump.")
     counts: dict[str, int] = Field(default_factory=dict)
     documents: dict[str, DocumentEntry] = Field(default_factory=dict)

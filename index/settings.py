@@ -39,7 +39,12 @@ class IndexSettings(Section):
     faiss_factory: str = Field(
         "Flat", description="faiss.index_factory string (inner product), e.g. 'Flat', 'HNSW32', 'IVF256,PQ32'."
     )
-    vector_backend: Literal["faiss"] = Field("faiss", description="Vector store backend name (see index.vectors).")
+    vector_backend: Literal["faiss", "memory"] = Field(
+        "faiss", description="Vector store backend (index.vectors registry): FAISS, or 'memory' (numpy, for tests)."
+    )
+    lexical_backend: Literal["bm25s", "memory"] = Field(
+        "bm25s", description="Lexical index backend (index.lexical): bm25s, or 'memory' (pure Python, for tests)."
+    )
     faiss_threads: int = Field(1, ge=1, description="OpenMP threads for FAISS search (1 avoids torch contention).")
     bm25_k1: float = Field(1.5, gt=0, description="BM25 term-frequency saturation.")
     bm25_b: float = Field(0.75, ge=0, le=1, description="BM25 length normalisation.")

@@ -2,8 +2,8 @@
 
 ``ROOT`` (e.g. ``var/index/default``) holds version directories ``v-<UTC yyyymmddTHHMMSSffffff>-<4 hex>``
 and a pointer file ``ROOT/CURRENT`` naming the current one. A version directory holds ``manifest.json``,
-``documents.jsonl``, ``chunks.jsonl``, ``vectors.npy`` (float32, row-aligned with chunks), ``faiss/`` and
-``bm25/``.
+``documents.jsonl``, ``chunks.jsonl``, ``vectors.npy`` (float32, row-aligned with chunks), ``vectors/`` (the
+vector store's own files, under chunk ids) and ``lexical/`` (the lexical index's own files, row-aligned).
 
 A build writes everything into ``ROOT/.tmp-<pid>-<hex>/`` (with ``owner.pid``), fsyncs it, then -- holding
 ``ROOT/.lock`` -- renames it to a new version directory, atomically replaces ``CURRENT`` and prunes old
@@ -34,7 +34,7 @@ from pydantic import ValidationError
 
 from core.contracts import INDEX_FORMAT_VERSION
 from index.embedding import ModelInfo
-from index.lexical import BM25Index, TokenizerVersionError
+from index.lexical import LexicalIndex, TokenizerVersionError, build_lexical_index, load_lexical_index
 from index.manifest import Manifest
 from index.settings import IndexSettings
 from index.store import ChunkStore
@@ -49,6 +49,8 @@ VERSION_RE = re.compile(r"^v-\d{8}T\d{12}-[0-9a-f]{4}$")
 #: A ``.tmp-*`` directory whose owner cannot be determined is stale after this long.
 UNOWNED_STALE_SECONDS = 3600.0
 REBUILD = "rebuild it with `medcite ingest --rebuild`"
+VECTORS_DIR = "vectors"
+LEXICAL_DIR = "lexical"
 
 
 class IndexLoadError(Exception):
@@ -84,7 +86,7 @@ class LoadedIndex:
     manifest: Manifest
     store: ChunkStore
     vectors: VectorStore
-    bm25: BM25Index
+    lexical: LexicalIndex
 
     def raw_vectors(self) -> np.ndarray:
         """The stored ``(chunks, dim)`` float32 vectors, memory-mapped read-only."""
@@ -98,39 +100,40 @@ def write_index(
     vectors: np.ndarray,
     settings: IndexSettings,
     *,
-    bm25: BM25Index | None = None,
+    lexical: LexicalIndex | None = None,
     extra: Callable[[Path], None] | None = None,
 ) -> Path:
     """Write a new index version under ``root`` and make it current; returns the version directory.
 
-    Builds the vector store from ``vectors`` and, unless ``bm25`` is given, BM25 over each chunk's
-    ``embed_text(title)``. ``extra(directory)`` may add more files to the version before it is committed.
+    Builds the vector store (``settings.vector_backend``) from ``vectors`` under the chunk ids and, unless
+    ``lexical`` is given, the lexical index (``settings.lexical_backend``) over each chunk's ``embed_text(topic)``. ``extra(directory)`` may add more files to the version before it is committed.
     The stored manifest gets the backend name and the document/chunk counts of ``store`` (``pages`` defaults
     to the sum over ``manifest.documents``); the FAISS factory actually built (``Flat`` after an IVF/PQ
-    fallback) is recorded in ``faiss/vector_store.json``.
+    fallback) is recorded in ``vectors/vector_store.json``.
     """
     root = Path(root)
     vectors = _checked_vectors(manifest, store, vectors)
-    if bm25 is not None and len(bm25) != len(store):
-        raise ValueError(f"the BM25 index has {len(bm25)} documents but the store has {len(store)} chunks")
+    if lexical is not None and len(lexical) != len(store):
+        raise ValueError(f"the lexical index has {len(lexical)} documents but the store has {len(store)} chunks")
     root.mkdir(parents=True, exist_ok=True)
     tmp = root / f"{TMP_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
     tmp.mkdir()
     try:
         (tmp / OWNER_FILE).write_text(f"{os.getpid()} {socket.gethostname()}\n", encoding="utf-8")
         vector_store = create_vector_store(settings, vectors.shape[1])
-        vector_store.add(vectors)
+        vector_store.add([chunk.chunk_id for chunk in store.chunks], vectors)
         counts = {"pages": sum(e.pages for e in manifest.documents.values()), **manifest.counts}
         counts.update(documents=len(store.documents), chunks=len(store))
-        final = manifest.model_copy(update={"vector_backend": settings.vector_backend, "counts": counts})
+        final = manifest.model_copy(update={"vector_backend": settings.vector_backend,
+                                            "lexical_backend": settings.lexical_backend, "counts": counts})
         final.save(tmp / "manifest.json")
         store.save(tmp)
         np.save(tmp / "vectors.npy", vectors)
-        vector_store.save(tmp / "faiss")
-        if bm25 is None:
+        vector_store.save(tmp / VECTORS_DIR)
+        if lexical is None:
             texts = [chunk.embed_text(store.documents[chunk.doc_id].topic) for chunk in store.chunks]
-            bm25 = BM25Index.build(texts, settings)
-        bm25.save(tmp / "bm25")
+            lexical = build_lexical_index(texts, settings)
+        lexical.save(tmp / LEXICAL_DIR)
         if extra is not None:
             extra(tmp)
         _fsync_tree(tmp)
@@ -244,8 +247,8 @@ def _load_version(root: Path, path: Path, settings: IndexSettings, expect_model:
     try:
         store = ChunkStore.load(path)
         raw = np.load(path / "vectors.npy", mmap_mode="r")
-        vectors = load_vector_store(settings, path / "faiss")
-        bm25 = BM25Index.load(path / "bm25")
+        vectors = load_vector_store(settings, path / VECTORS_DIR)
+        lexical = load_lexical_index(path / LEXICAL_DIR)
     except TokenizerVersionError as exc:
         raise FormatVersionError(path, str(exc)) from exc
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
@@ -253,20 +256,22 @@ def _load_version(root: Path, path: Path, settings: IndexSettings, expect_model:
     sizes = {
         "chunks.jsonl": len(store),
         "vectors.npy": raw.shape[0],
-        "faiss": len(vectors),
-        "bm25": len(bm25),
+        "vector store": len(vectors),
+        "lexical index": len(lexical),
         "manifest chunks": manifest.counts.get("chunks", len(store)),
     }
     if len(set(sizes.values())) != 1:
         raise IndexCorruptError(path, f"row counts disagree: {sizes}")
-    dims = {"manifest": manifest.model.dimension, "vectors.npy": raw.shape[1], "faiss": vectors.dimension}
+    dims = {"manifest": manifest.model.dimension, "vectors.npy": raw.shape[1], "vector store": vectors.dimension}
     if len(set(dims.values())) != 1:
         raise IndexCorruptError(path, f"vector dimensions disagree: {dims}")
     if manifest.counts.get("documents", len(store.documents)) != len(store.documents):
         raise IndexCorruptError(
             path, f"manifest counts {manifest.counts} but documents.jsonl has {len(store.documents)} documents"
         )
-    return LoadedIndex(root=root, path=path, manifest=manifest, store=store, vectors=vectors, bm25=bm25)
+    if set(vectors.ids()) != {chunk.chunk_id for chunk in store.chunks}:
+        raise IndexCorruptError(path, "the vector store holds other ids than the chunks of chunks.jsonl")
+    return LoadedIndex(root=root, path=path, manifest=manifest, store=store, vectors=vectors, lexical=lexical)
 
 
 def _load_manifest(path: Path) -> Manifest:

@@ -21,7 +21,7 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from index.embedding import Embedder  # noqa: E402
+from index.embedding import create_embedder  # noqa: E402
 from index.sentence_vectors import sentence_texts  # noqa: E402
 from ingest.settings import IngestSettings as Settings  # noqa: E402
 from index.storage import open_index  # noqa: E402
@@ -58,7 +58,7 @@ def pipeline_vs_raw(limit: int, settings: Settings) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
         subset = _subset(limit, tmp_path)
-        embedder = Embedder(settings.embedding)
+        embedder = create_embedder(settings.embedding)
         docs = load_path(subset)
         chunker = Chunker(settings.chunking, embedder.count_tokens)
         chunks = [c for d in docs for c in chunker.chunk(d)]
@@ -80,14 +80,14 @@ def pipeline_vs_raw(limit: int, settings: Settings) -> dict:
 def backends(limit: int, settings: Settings, names: list[str]) -> list[dict]:
     with tempfile.TemporaryDirectory() as tmp:
         docs = load_path(_subset(limit, Path(tmp)))
-    base = Embedder(settings.embedding)
+    base = create_embedder(settings.embedding)
     chunker = Chunker(settings.chunking, base.count_tokens)
     chunks = [c for d in docs for c in chunker.chunk(d)]
     titles = {d.doc_id: d.meta.title for d in docs}
     texts = list(dict.fromkeys(sentence_texts(chunks, [titles[c.doc_id] for c in chunks])))
     rows, reference = [], None
     for name in names:
-        emb = Embedder(settings.embedding.model_copy(update={"backend": name}))
+        emb = create_embedder(settings.embedding.model_copy(update={"backend": name}))
         emb.encode(texts[:64])
         t = time.perf_counter()
         vecs = emb.encode(texts)
@@ -130,8 +130,9 @@ def retrieval_quality(pages: int, settings: Settings, names: list[str], data: Pa
             embedder = get_embedder(s.embedding)
             recall = mrr = 0.0
             for q in queries:  # dense ranking straight from the vector store (the query side is not needed)
-                _, rows = idx.vectors.search(embedder.encode_query(q["question"]).reshape(1, -1), 30)
-                docs = list(dict.fromkeys(idx.store.chunks[r].doc_id for r in rows[0] if r >= 0))[:10]
+                matches = idx.vectors.search(embedder.encode_query(q["question"]), 30)[0]
+                found = (idx.store.chunks[idx.store.row_of(chunk)].doc_id for chunk, _ in matches)
+                docs = list(dict.fromkeys(found))[:10]
                 ranks = [i for i, d in enumerate(docs, 1) if d in q["relevant_passage_ids"]]
                 recall += bool(ranks)
                 mrr += 1 / ranks[0] if ranks else 0.0

@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from index.embed_cache import EmbeddingCache
 from index.embedding import Embedder, get_embedder
-from index.lexical import BM25Index
+from index.lexical import build_lexical_index
 from index.manifest import DocumentEntry, Manifest
 from core.models import Chunk, Document, DocumentMeta
 from ingest.settings import IngestConfig
@@ -220,9 +220,9 @@ def ingest(paths: list[Path], settings: IngestConfig, *, index_dir: Path | None 
     sentences = SentenceVectors(np.concatenate(sent_parts), offsets_for(chunks))
 
     store = ChunkStore({d: metas[d] for d in entries}, chunks)
-    bm25 = BM25Index.build([c.embed_text(metas[c.doc_id].topic) for c in chunks], settings.index)
+    lexical = build_lexical_index([c.embed_text(metas[c.doc_id].topic) for c in chunks], settings.index)
     manifest = _manifest(settings, embedder, entries, len(chunks))
-    write_index(root, manifest, store, vectors, settings.index, bm25=bm25, extra=sentences.save)
+    write_index(root, manifest, store, vectors, settings.index, lexical=lexical, extra=sentences.save)
     report.written = True
     report.documents, report.chunks, report.pages = len(entries), len(chunks), manifest.counts["pages"]
     report.seconds = time.perf_counter() - t0
@@ -287,6 +287,7 @@ def _manifest(settings: IngestConfig, embedder: Embedder, entries: dict[str, Doc
         model=embedder.info,
         faiss_factory=settings.index.faiss_factory,
         vector_backend=settings.index.vector_backend,
+        lexical_backend=settings.index.lexical_backend,
         chunking=settings.chunking.model_dump() | {"chunk_vectors": settings.index.chunk_vectors},
         counts={"documents": len(entries), "chunks": n_chunks, "pages": sum(e.pages for e in entries.values())},
         documents=entries,

@@ -1,4 +1,6 @@
-"""The answer pipeline: follow-up resolution -> hybrid retrieval -> extractive assembly -> a cited ``Answer``.
+"""The answer pipeline: follow-up resolution -> name and spelling checks -> hybrid retrieval -> generation
+(:mod:`app.query.generator`) -> abstention (:mod:`app.query.abstention`) -> a cited ``Answer`` with safety notices,
+currency marks and related questions.
 
 >>> from app.settings import Settings                          # doctest: +SKIP
 >>> pipe = AnswerPipeline.from_settings(Settings())              # doctest: +SKIP
@@ -7,17 +9,18 @@
 
 from __future__ import annotations
 
-import math
 import re
 import threading
 import time
 from typing import Callable
 
-from app.query.assemble import Candidate, assemble
+from app.query.abstention import Abstainer
+from app.query.assemble import Candidate
 from app.query.citing import superseded_notice
 from app.query.errors import RequestError
 from app.query.expand import expand_query
 from app.query.followup import resolve_followup
+from app.query.generator import Evidence, create_generator
 from app.query.related import QuestionBank
 from app.query.retrieval import SearchEngine
 from app.query.safety import detect_emergency
@@ -32,10 +35,10 @@ from app.query.schemas import (
 from app.query.settings import QueryConfig
 from app.query.spelling import Speller
 from app.query.timings import record_timings
-from core.contracts import ABSTENTION_TEXT, DISCLAIMERS, EMERGENCY_NOTICE
+from core.contracts import DISCLAIMERS, EMERGENCY_NOTICE
 from core.models import DocType
 from index.embedding import Embedder, get_embedder
-from index.lexical import BM25Index, tokenize
+from index.lexical import LexicalIndex, tokenize
 from index.sentence_vectors import SentenceVectors, sentence_texts
 from index.storage import LoadedIndex, open_index
 
@@ -43,10 +46,6 @@ PREFERRED_TYPES = {
     "clinician": (DocType.guideline, DocType.evidence_summary, DocType.research),
     "patient": (DocType.patient_information,),
 }
-#: Minimum share of the question's lexical weight the chosen statements must contain, when evidence is weak.
-MIN_COVERAGE = 0.34
-#: Dense evidence above this is trusted even with low lexical coverage (paraphrased questions).
-STRONG_EVIDENCE = 0.62
 _LETTERS = re.compile(r"[^\W\d_]+")
 #: Unknown words offered to the spelling corrector per question (bounds the cost of a question full of names);
 #: further unknown words count as names the index never mentions.
@@ -55,21 +54,7 @@ MAX_SPELLING_CHECKS = 24
 SECTION_REACH = 6
 
 
-def query_weights(bm25: BM25Index, query: str) -> dict[str, float]:
-    """IDF of each query term the index knows (unknown terms cannot be matched; see ``unknown_names``)."""
-    model = bm25.model
-    vocab, n = model.vocab_dict, max(len(bm25), 1)
-    indptr = model.scores["indptr"]
-    weights: dict[str, float] = {}
-    for term in tokenize(query):
-        tid = vocab.get(term)
-        if tid is not None:
-            df = int(indptr[tid + 1] - indptr[tid])
-            weights[term] = math.log(1 + (n - df + 0.5) / (df + 0.5))
-    return weights
-
-
-def unknown_names(bm25: BM25Index, query: str, count_pieces: Callable[[str], int],
+def unknown_names(lexical: LexicalIndex, query: str, count_pieces: Callable[[str], int],
                   speller: Speller | None = None) -> tuple[list[str], list[str]]:
     """Name-like query words the index never mentions (e.g. a made-up or unindexed drug), and typo corrections.
 
@@ -80,7 +65,7 @@ def unknown_names(bm25: BM25Index, query: str, count_pieces: Callable[[str], int
     A word within a small edit distance of an indexed term is a misspelling ("diahrrea"), not a name: its
     correction is returned instead.
     """
-    vocab = bm25.model.vocab_dict
+    knows = lexical.knows
     unknown: list[str] = []
     corrections: list[str] = []
     checks = 0
@@ -89,9 +74,9 @@ def unknown_names(bm25: BM25Index, query: str, count_pieces: Callable[[str], int
             continue
         terms = tokenize(word)
         lower = word.lower()
-        if not terms or any(t in vocab for t in terms) or count_pieces(lower) <= 1:
+        if not terms or any(knows(t) for t in terms) or count_pieces(lower) <= 1:
             continue
-        if any(lower[:k] in vocab for k in range(len(lower) - 1, 4, -1)):
+        if any(knows(lower[:k]) for k in range(len(lower) - 1, 4, -1)):
             continue  # an inflected or derived form of an indexed word
         fixed = speller.correct(terms[0]) if speller and checks < MAX_SPELLING_CHECKS else None
         checks += 1
@@ -112,8 +97,10 @@ class AnswerPipeline:
         self.settings = settings
         self.engine = SearchEngine(index, embedder, settings.retrieval)
         self.sentences = SentenceVectors.load(index.path)
-        self.speller = Speller(index.bm25.model.vocab_dict)
+        self.speller = Speller(index.lexical.vocabulary())
         self.bank = bank
+        self.generator = create_generator(settings.answer)
+        self.abstainer = Abstainer(settings.answer)
         self._lock = threading.Lock()
 
     @classmethod
@@ -146,7 +133,7 @@ class AnswerPipeline:
         t0 = time.perf_counter()
         timings: dict[str, float] = {}
         resolved = resolve_followup(request.question, request.turns, self.embedder.encode)
-        unknown, corrections = unknown_names(self.index.bm25, resolved.text, self.embedder.count_tokens,
+        unknown, corrections = unknown_names(self.index.lexical, resolved.text, self.embedder.count_tokens,
                                              self.speller)
         search_text = expand_query(resolved.text)
         if corrections:  # misspelt terms: add the indexed spelling for BM25 and the dense query
@@ -159,12 +146,12 @@ class AnswerPipeline:
                                   prefer_rows=prefer_rows, prefer_types=prefer_types, timings=timings)
         t = time.perf_counter()
         candidates = [self._candidate(h.row, rank) for rank, h in enumerate(hits, start=1)]
-        weights = query_weights(self.index.bm25, search_text)
-        built = assemble(resolved.text, qvec, weights, candidates, tokenize, self.settings.answer, prefer_types,
-                         section_chunks=self._section_chunks, audience=request.audience)
+        evidence = Evidence(resolved.text, qvec, self.index.lexical.term_weights(search_text), candidates,
+                            request.audience, prefer_types, self._section_chunks)
+        draft = self.generator.generate(evidence)
         timings["assembly"] = _ms(t)
 
-        reason = self._abstain_reason(built.evidence, built.coverage, unknown, bool(candidates))
+        reason = self.abstainer.reason(draft.signals, unknown)
         answer = Answer(
             question=request.question, resolved_question=resolved.text, audience=request.audience,
             disclaimer=DISCLAIMERS[request.audience],
@@ -172,10 +159,10 @@ class AnswerPipeline:
         )
         if reason:
             answer.abstained, answer.abstain_reason = True, reason
-            answer.covered_topics = built.covered_topics
+            answer.covered_topics = draft.covered_topics
         else:
-            answer.bottom_line, answer.sections, answer.references = built.bottom_line, built.sections, built.references
-            answer.currency_notice = superseded_notice(built.references, self.settings.answer.stale_after_years)
+            answer.bottom_line, answer.sections, answer.references = draft.bottom_line, draft.sections, draft.references
+            answer.currency_notice = superseded_notice(draft.references, self.settings.answer.stale_after_years)
         t = time.perf_counter()
         if self.bank is not None and self.settings.answer.related_questions:
             answer.related_questions = self.bank.related(
@@ -190,23 +177,10 @@ class AnswerPipeline:
                 resolved_query=search_text, topic_shift=resolved.topic_shift if request.turns else None,
                 hits=[TraceHit(chunk_id=self.index.store.chunks[h.row].chunk_id, rank=i, score=h.score,
                                retriever=h.retriever, sources=h.sources) for i, h in enumerate(hits, start=1)],
-                timings_ms=_rounded(timings), evidence_score=round(built.evidence, 4),
-                coverage=round(built.coverage, 4), unknown_names=unknown,
+                timings_ms=_rounded(timings), evidence_score=round(draft.signals.support, 4),
+                coverage=round(draft.signals.coverage, 4), unknown_names=unknown,
             )
         return answer
-
-    def _abstain_reason(self, evidence: float, coverage: float, unknown: list[str], any_hits: bool) -> str | None:
-        if not any_hits:
-            return f"{ABSTENTION_TEXT} No indexed passage matched the question."
-        if unknown:
-            return f"{ABSTENTION_TEXT} The indexed sources never mention: {', '.join(unknown[:5])}."
-        threshold = self.settings.answer.abstain_threshold
-        if evidence < threshold:
-            return (f"{ABSTENTION_TEXT} The closest passage is too weakly related "
-                    f"(similarity {evidence:.2f} < {threshold:.2f}).")
-        if coverage < MIN_COVERAGE and evidence < STRONG_EVIDENCE:
-            return f"{ABSTENTION_TEXT} The retrieved passages do not contain the question's key terms."
-        return None
 
     def _has_chunk(self, chunk_id: str) -> bool:
         try:

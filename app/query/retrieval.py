@@ -28,8 +28,9 @@ from core.models import DocType
 
 if TYPE_CHECKING:
     from index.embedding import Embedder
-    from index.lexical import BM25Index
+    from index.lexical import LexicalIndex
     from index.storage import LoadedIndex
+    from index.store import ChunkStore
     from index.vectors import VectorStore
 
 RETRIEVERS = ("bm25", "dense", "hybrid", "hybrid+rerank")
@@ -64,33 +65,38 @@ class Reranker(Protocol):
     def rerank(self, query: str, hits: list[Hit], texts: list[str]) -> list[Hit]: ...
 
 
-class BM25Retriever:
-    """Lexical ranking from ``index.lexical.BM25Index`` (only rows with a positive score)."""
+class LexicalRetriever:
+    """Term ranking from an ``index.lexical.LexicalIndex`` (only rows with a positive score); named ``bm25``."""
 
     name = "bm25"
 
-    def __init__(self, bm25: BM25Index) -> None:
-        self.bm25 = bm25
+    def __init__(self, lexical: LexicalIndex) -> None:
+        self.lexical = lexical
 
     def retrieve(self, query: str, qvec: np.ndarray | None, k: int, allowed: np.ndarray | None) -> list[Hit]:
-        scores, ids = self.bm25.search(query, k, allowed)
+        scores, ids = self.lexical.search(query, k, allowed)
         return _ranked(scores, ids, self.name)
 
 
 class DenseRetriever:
-    """Inner-product (cosine) ranking from ``index.vectors.VectorStore``; needs the query vector."""
+    """Inner-product (cosine) ranking from an ``index.vectors.VectorStore`` of chunk ids; needs the query vector.
+
+    The store answers in chunk ids; the chunk store turns them into rows (and allowed rows into chunk ids)."""
 
     name = "dense"
 
-    def __init__(self, vectors: VectorStore) -> None:
-        self.vectors = vectors
+    def __init__(self, vectors: VectorStore, store: ChunkStore) -> None:
+        self.vectors, self.store = vectors, store
 
     def retrieve(self, query: str, qvec: np.ndarray | None, k: int, allowed: np.ndarray | None) -> list[Hit]:
         if qvec is None:
             raise ValueError("the dense retriever needs the query vector (qvec)")
-        scores, ids = self.vectors.search(np.asarray(qvec, dtype=np.float32).reshape(1, -1), k, allowed)
-        keep = ids[0] >= 0
-        return _ranked(scores[0][keep], ids[0][keep], self.name)
+        chunks = self.store.chunks
+        ids = None if allowed is None else [chunks[r].chunk_id for r in np.asarray(allowed).tolist()]
+        matches = self.vectors.search(np.asarray(qvec, dtype=np.float32).reshape(1, -1), k, ids)[0]
+        row_of = self.store.row_of
+        return [Hit(row_of(chunk), score, self.name, {self.name: rank})
+                for rank, (chunk, score) in enumerate(matches, 1)]
 
 
 def _ranked(scores: np.ndarray, rows: np.ndarray, name: str) -> list[Hit]:
@@ -208,8 +214,8 @@ class SearchEngine:
         self.index, self.embedder, self.settings = index, embedder, settings
         self.reranker = reranker if reranker is not None else make_reranker(settings)
         self.rows = row_metadata(index.store)
-        self.bm25 = BM25Retriever(index.bm25)
-        self.dense = DenseRetriever(index.vectors)
+        self.bm25 = LexicalRetriever(index.lexical)
+        self.dense = DenseRetriever(index.vectors, index.store)
         self.hybrid = HybridRetriever(self.bm25, self.dense, settings)
 
     def search(

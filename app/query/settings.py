@@ -36,6 +36,10 @@ class RetrievalSettings(Section):
 
 
 class AnswerSettings(Section):
+    generator: Literal["extractive"] = Field(
+        "extractive", description="Answer generator (app.query.generator registry): 'extractive' states source "
+        "sentences, each cited."
+    )
     abstain_threshold: float = Field(
         0.42, description="Best sentence's dense similarity below which medcite abstains (calibrated on dev data "
         "by scripts/calibrate_abstention.py)."

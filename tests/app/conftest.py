@@ -58,8 +58,19 @@ def small_settings(tmp_path_factory: pytest.TempPathFactory, small_corpus: Path)
     return settings
 
 
-@pytest.fixture(scope="session")
-def pipeline(small_settings: Settings):
+@pytest.fixture(scope="session", params=["faiss+bm25s", "memory"])
+def pipeline(request: pytest.FixtureRequest, small_settings: Settings, small_corpus: Path):
+    """The answer pipeline over the small index, once on the default backends (FAISS, bm25s) and once on the
+    in-memory ones (index.memory): every pipeline test runs on both, so the pipeline needs only the interfaces."""
     from app.query.pipeline import AnswerPipeline
+    from ingest.pipeline import ingest
 
-    return AnswerPipeline.from_settings(small_settings)
+    if request.param == "faiss+bm25s":
+        return AnswerPipeline.from_settings(small_settings)
+    settings = small_settings.model_copy(deep=True)
+    settings.index.vector_backend, settings.index.lexical_backend = "memory", "memory"
+    settings.paths.index_dir = small_settings.paths.data_dir / "index-memory"  # same embedding cache: no re-embed
+    assert ingest([small_corpus], settings, progress=False).written
+    pipe = AnswerPipeline.from_settings(settings)
+    assert (pipe.index.vectors.backend, pipe.index.lexical.backend) == ("memory", "memory")
+    return pipe

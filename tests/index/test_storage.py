@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from core.contracts import INDEX_FORMAT_VERSION
 from index.lexical import BM25Index
 from index.settings import IndexSettings
 from index.storage import (
@@ -46,21 +47,27 @@ def built(tmp_path, tiny_store, unit_vectors, make_manifest):
     return root, path, vectors
 
 
-def test_write_then_open(built, tiny_store, make_model_info):
-    root, path, vectors = built
+@pytest.mark.parametrize("vector_backend,lexical_backend", [("faiss", "bm25s"), ("memory", "memory")])
+def test_write_then_open(tmp_path, tiny_store, unit_vectors, make_manifest, make_model_info,
+                         vector_backend, lexical_backend):
+    root, vectors = tmp_path / "index", unit_vectors(len(tiny_store))
+    settings = IndexSettings(vector_backend=vector_backend, lexical_backend=lexical_backend)
+    path = write_index(root, make_manifest(tiny_store), tiny_store, vectors, settings)
     assert path.parent == root and (root / CURRENT).read_text().strip() == path.name
-    for name in ["manifest.json", "documents.jsonl", "chunks.jsonl", "vectors.npy", "faiss", "bm25"]:
+    for name in ["manifest.json", "documents.jsonl", "chunks.jsonl", "vectors.npy", "vectors", "lexical"]:
         assert (path / name).exists(), name
     assert index_exists(root)
-    loaded = open_index(root, SETTINGS, expect_model=make_model_info())
+    loaded = open_index(root, IndexSettings(), expect_model=make_model_info())  # backends are read from disk
     assert loaded.path == path and loaded.root == root
+    assert (loaded.vectors.backend, loaded.lexical.backend) == (vector_backend, lexical_backend)
+    assert (loaded.manifest.vector_backend, loaded.manifest.lexical_backend) == (vector_backend, lexical_backend)
     assert loaded.store.chunks == tiny_store.chunks and loaded.store.documents == tiny_store.documents
     assert loaded.manifest.counts == {"documents": 3, "chunks": 6, "pages": 0}
     np.testing.assert_array_equal(loaded.raw_vectors(), vectors)
-    assert loaded.vectors.search(vectors[3:4], k=1)[1][0, 0] == 3
-    # BM25 covers title + section + text (embed_text), so the title alone finds a document's chunks
-    assert set(loaded.bm25.search("covid", k=5)[1].tolist()) == {4, 5}
-    assert loaded.bm25.search("metformin", k=5)[1].tolist() == [2]
+    assert loaded.vectors.search(vectors[3:4], k=1)[0][0][0] == tiny_store.chunks[3].chunk_id
+    # the lexical index covers title + section + text (embed_text), so the title alone finds a document's chunks
+    assert set(loaded.lexical.search("covid", k=5)[1].tolist()) == {4, 5}
+    assert loaded.lexical.search("metformin", k=5)[1].tolist() == [2]
 
 
 def test_second_write_switches_current_and_prunes(built, tiny_store, unit_vectors, make_manifest):
@@ -86,14 +93,14 @@ def test_keep_versions_setting(built, tiny_store, unit_vectors, make_manifest):
     assert len([p for p in root.iterdir() if p.name.startswith("v-")]) == 4
 
 
-def test_prebuilt_bm25_and_extra_files(tmp_path, tiny_store, unit_vectors, make_manifest):
-    bm25 = BM25Index.build([c.text for c in tiny_store.chunks], SETTINGS)
+def test_prebuilt_lexical_index_and_extra_files(tmp_path, tiny_store, unit_vectors, make_manifest):
+    lexical = BM25Index.build([c.text for c in tiny_store.chunks], SETTINGS)
     path = write_index(
         tmp_path, make_manifest(tiny_store), tiny_store, unit_vectors(6), SETTINGS,
-        bm25=bm25, extra=lambda d: (d / "sentence_vectors.npy").write_bytes(b"x"),
+        lexical=lexical, extra=lambda d: (d / "sentence_vectors.npy").write_bytes(b"x"),
     )
     assert (path / "sentence_vectors.npy").read_bytes() == b"x"
-    assert open_index(tmp_path, SETTINGS).bm25.search("covid", k=5)[1].tolist() == [4]  # text only, no title
+    assert open_index(tmp_path, SETTINGS).lexical.search("covid", k=5)[1].tolist() == [4]  # text only, no title
 
 
 def test_write_rejects_inconsistent_input(tmp_path, tiny_store, unit_vectors, make_manifest):
@@ -108,7 +115,7 @@ def test_write_rejects_inconsistent_input(tmp_path, tiny_store, unit_vectors, ma
 def test_simulated_crash_leaves_old_version_and_cleanup_removes_tmp(built):
     root, path, vectors = built
     crashed = root / f".tmp-{dead_pid()}-deadbeef"  # a half-built version of a killed build
-    (crashed / "faiss").mkdir(parents=True)
+    (crashed / "vectors").mkdir(parents=True)
     (crashed / "owner.pid").write_text(f"{dead_pid()} {os.uname().nodename}\n")
     (crashed / "chunks.jsonl").write_text('{"chunk_id": "half')
     live = root / ".tmp-999-cafe"  # a concurrent build of a live process: must survive
@@ -157,7 +164,7 @@ def test_corrupt_manifest(built):
     with pytest.raises(IndexCorruptError, match=r"manifest\.json is not readable JSON.*--rebuild") as err:
         open_index(root, SETTINGS)
     assert str(path) in str(err.value)
-    (path / "manifest.json").write_text(json.dumps({"format_version": 1, "model": {"name": "x"}}))
+    (path / "manifest.json").write_text(json.dumps({"format_version": INDEX_FORMAT_VERSION, "model": {"name": "x"}}))
     with pytest.raises(IndexCorruptError, match=r"manifest\.json is invalid at model\.dimension"):
         open_index(root, SETTINGS)
     (path / "manifest.json").unlink()
@@ -171,7 +178,7 @@ def test_format_version_mismatch(built):
     raw = json.loads((path / "manifest.json").read_text())
     raw["format_version"] = 999
     (path / "manifest.json").write_text(json.dumps(raw))
-    with pytest.raises(FormatVersionError, match=r"format version 999, but this medcite reads version 1.*--rebuild"):
+    with pytest.raises(FormatVersionError, match=rf"format version 999, but this medcite reads version {INDEX_FORMAT_VERSION}.*--rebuild"):
         open_index(root, SETTINGS)
 
 
@@ -193,8 +200,16 @@ def test_inconsistent_counts_are_corrupt(built):
 
 def test_unreadable_component_is_corrupt(built):
     root, path, _ = built
-    (path / "faiss" / "index.faiss").write_bytes(b"garbage")
+    (path / "vectors" / "index.faiss").write_bytes(b"garbage")
     with pytest.raises(IndexCorruptError, match="cannot load its files"):
+        open_index(root, SETTINGS)
+
+
+def test_vector_ids_other_than_the_chunk_ids_are_corrupt(built):
+    root, path, _ = built
+    ids = json.loads((path / "vectors" / "ids.json").read_text())
+    (path / "vectors" / "ids.json").write_text(json.dumps([*ids[:-1], "someone-else#0"]))
+    with pytest.raises(IndexCorruptError, match="other ids than the chunks"):
         open_index(root, SETTINGS)
 
 

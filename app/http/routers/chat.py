@@ -180,14 +180,13 @@ def _idf_weigher(pipeline: Any) -> Callable[[str], dict[str, float]] | None:
 
     Words the index never saw are rarer than any it knows, so they weigh as much as the rarest known word.
     """
-    bm25 = getattr(getattr(pipeline, "index", None), "bm25", None)
-    if bm25 is None:
+    lexical = getattr(getattr(pipeline, "index", None), "lexical", None)
+    if lexical is None:
         return None
-    from app.query.pipeline import query_weights
     from index.lexical import tokenize
 
     def weigh(text: str) -> dict[str, float]:
-        weights = query_weights(bm25, text)
+        weights = lexical.term_weights(text)
         out = {w.lower(): max((weights.get(t, 0.0) for t in tokenize(w)), default=0.0) for w in text.split()}
         top = max(out.values(), default=1.0)
         return {w: v or top for w, v in out.items()}

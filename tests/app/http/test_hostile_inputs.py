@@ -117,7 +117,7 @@ def test_poisoned_document_cannot_stall_loading(tmp_path):
     t = time.perf_counter()
     pipeline = AnswerPipeline.from_settings(settings)
     assert time.perf_counter() - t < 10.0
-    vocabulary = pipeline.index.bm25.model.vocab_dict
+    vocabulary = list(pipeline.index.lexical.vocabulary())
     assert max(map(len, vocabulary)) <= MAX_TERM_CHARS
     assert all(len(w) <= MAX_WORD_LENGTH for w in pipeline.speller.words)
     assert pipeline.answer(AnswerRequest(question="How is gout treated?")).disclaimer

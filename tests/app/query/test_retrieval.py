@@ -11,7 +11,7 @@ import pytest
 
 from app.query.retrieval import (
     PREFER_ROW_BOOST,
-    BM25Retriever,
+    LexicalRetriever,
     CrossEncoderReranker,
     DenseRetriever,
     Hit,
@@ -49,9 +49,12 @@ class FakeStore:
     def meta_of_row(self, row: int) -> DocumentMeta:
         return self.documents[self.chunks[row].doc_id]
 
+    def row_of(self, chunk_id: str) -> int:
+        return [c.chunk_id for c in self.chunks].index(chunk_id)
 
-class FakeBM25:
-    """Scores = number of shared words; same output contract as index.lexical.BM25Index.search."""
+
+class FakeLexical:
+    """Scores = number of shared words; same output contract as index.lexical.LexicalIndex.search."""
 
     def __init__(self, texts: list[str]) -> None:
         self.texts = [set(re.findall(r"[a-z0-9]+", t.lower())) for t in texts]
@@ -70,23 +73,21 @@ class FakeBM25:
 
 
 class FakeVectors:
-    def __init__(self, matrix: np.ndarray) -> None:
-        self.matrix = matrix
+    """Exact search over a matrix whose row ``i`` is chunk id ``ids[i]``; same contract as index.vectors.VectorStore."""
+
+    def __init__(self, ids: list[str], matrix: np.ndarray) -> None:
+        self.ids, self.matrix = ids, matrix
         self.calls: list[int] = []
 
     def search(self, queries: np.ndarray, k: int, allowed=None):
         self.calls.append(k)
         scores = queries @ self.matrix.T
-        if allowed is not None:
-            mask = np.full(len(self.matrix), -np.inf, dtype=np.float32)
-            mask[allowed] = 0
-            scores = scores + mask
-        ids = np.argsort(-scores, axis=1, kind="stable")[:, :k]
-        top = np.take_along_axis(scores, ids, axis=1)
-        ids = np.where(np.isfinite(top), ids, -1)
-        pad = k - ids.shape[1]
-        widths = ((0, 0), (0, pad))
-        return np.pad(top, widths, constant_values=-np.inf), np.pad(ids, widths, constant_values=-1)
+        out = []
+        for row in scores:
+            order = np.argsort(-row, kind="stable")
+            hits = [(self.ids[i], float(row[i])) for i in order if allowed is None or self.ids[i] in allowed]
+            out.append(hits[:k])
+        return out
 
 
 DOCS = [
@@ -109,8 +110,9 @@ TEXTS = [
 def engine_parts():
     store = FakeStore(DOCS, TEXTS)
     texts = [c.embed_text(store.meta_of_row(i).title) for i, c in enumerate(store.chunks)]
-    index = SimpleNamespace(store=store, bm25=FakeBM25(texts),
-                            vectors=FakeVectors(np.stack([hashed_vector(t) for t in texts])))
+    index = SimpleNamespace(store=store, lexical=FakeLexical(texts),
+                            vectors=FakeVectors([c.chunk_id for c in store.chunks],
+                                                np.stack([hashed_vector(t) for t in texts])))
     return index, FakeEmbedder()
 
 
@@ -136,15 +138,15 @@ def test_rrf_scores_follow_the_formula_and_break_ties_deterministically():
 
 def test_hybrid_uses_candidates_from_each_retriever_and_skips_zero_weight(engine_parts):
     index, _ = engine_parts
-    hybrid = HybridRetriever(BM25Retriever(index.bm25), DenseRetriever(index.vectors),
+    hybrid = HybridRetriever(LexicalRetriever(index.lexical), DenseRetriever(index.vectors, index.store),
                              RetrievalSettings(candidates=5, fusion="rrf"))
     timings: dict[str, float] = {}
     q = "How is Wilms tumor treated?"
     hits = hybrid.retrieve(q, hashed_vector(q), 3, None, timings=timings)
     assert len(hits) == 3 and hits[0].row == 0 and set(hits[0].sources) == {"bm25", "dense"}
-    assert index.bm25.calls == [5] and index.vectors.calls == [5]
+    assert index.lexical.calls == [5] and index.vectors.calls == [5]
     assert set(timings) == {"bm25", "dense", "fusion"}
-    bm25_only = HybridRetriever(BM25Retriever(index.bm25), DenseRetriever(index.vectors),
+    bm25_only = HybridRetriever(LexicalRetriever(index.lexical), DenseRetriever(index.vectors, index.store),
                                 RetrievalSettings(weight_dense=0, fusion="rrf"))
     assert all(set(h.sources) == {"bm25"} for h in bm25_only.retrieve(q, None, 3, None))
 
@@ -152,12 +154,12 @@ def test_hybrid_uses_candidates_from_each_retriever_and_skips_zero_weight(engine
 def test_convex_fusion_combines_normalised_scores_and_skips_a_zero_share(engine_parts):
     index, _ = engine_parts
     q = "How is Wilms tumor treated?"
-    both = HybridRetriever(BM25Retriever(index.bm25), DenseRetriever(index.vectors),
+    both = HybridRetriever(LexicalRetriever(index.lexical), DenseRetriever(index.vectors, index.store),
                            RetrievalSettings(candidates=5, fusion="convex", convex_alpha=0.7))
     hits = both.retrieve(q, hashed_vector(q), 3, None)
     assert hits[0].row == 0 and set(hits[0].sources) == {"bm25", "dense"}
     assert 0.0 <= hits[-1].score <= hits[0].score <= 1.0 + 1e-9
-    dense_only = HybridRetriever(BM25Retriever(index.bm25), DenseRetriever(index.vectors),
+    dense_only = HybridRetriever(LexicalRetriever(index.lexical), DenseRetriever(index.vectors, index.store),
                                  RetrievalSettings(fusion="convex", convex_alpha=1.0))
     assert all(set(h.sources) == {"dense"} for h in dense_only.retrieve(q, hashed_vector(q), 3, None))
 
@@ -302,8 +304,8 @@ def test_real_index_components_find_the_relevant_passage():
     store = FakeStore(DOCS, TEXTS)
     texts = [c.embed_text(store.meta_of_row(i).title) for i, c in enumerate(store.chunks)]
     vectors = vectors_mod.create_vector_store(IndexSettings(), embedder.info.dimension)
-    vectors.add(embedder.encode(texts))
-    index = SimpleNamespace(store=store, bm25=lexical.BM25Index.build(texts, IndexSettings()), vectors=vectors)
+    vectors.add([c.chunk_id for c in store.chunks], embedder.encode(texts))
+    index = SimpleNamespace(store=store, lexical=lexical.BM25Index.build(texts, IndexSettings()), vectors=vectors)
     engine = SearchEngine(index, embedder, RetrievalSettings())
     for retriever, query in [("bm25", "What are the symptoms of a Wilms tumor?"),
                              ("dense", "Which signs suggest a kidney tumour in a child?"),

@@ -1,0 +1,92 @@
+"""Answer generators: the stage that turns retrieved evidence into the cited parts of an answer.
+
+The pipeline retrieves passages, bundles them as :class:`Evidence` and hands them to the configured
+:class:`AnswerGenerator` (``settings.answer.generator``, registry :data:`GENERATORS`). A generator returns a
+:class:`Draft`: bottom line, sections and references (every statement citing the passages it comes from) plus the
+generic :class:`EvidenceSignals` that the abstention stage (:mod:`app.query.abstention`) reads. The extractive
+generator -- statements are source sentences -- is the first implementation; an LLM-backed generator would
+implement the same method, cite the candidates it was given, and report the same signals.
+
+>>> sorted(GENERATORS)
+['extractive']
+>>> Draft(None, [], [], covered_topics=["Asthma"]).signals
+EvidenceSignals(passages=0, support=0.0, coverage=0.0)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, Protocol
+
+import numpy as np
+
+from app.query.assemble import Candidate, assemble
+from app.query.schemas import Reference, Section, Statement
+from app.query.settings import AnswerSettings
+from core.models import DocType
+from index.lexical import tokenize
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What a generator works from: the question, its vector and term weights, and the ranked candidates."""
+
+    question: str  # the resolved question (a follow-up rewritten to stand alone)
+    query_vector: np.ndarray
+    term_weights: Mapping[str, float]  # IDF of the question's indexed terms
+    candidates: list[Candidate]
+    audience: str
+    prefer_types: tuple[DocType, ...] = ()
+    section_chunks: Callable[[Candidate], list[Candidate]] | None = None
+
+
+@dataclass(frozen=True)
+class EvidenceSignals:
+    """How well the evidence answers the question, whatever produced the draft."""
+
+    passages: int  # candidates the draft was built from
+    support: float  # best similarity of a usable source sentence to the question (cosine, <= 1)
+    coverage: float  # share of the question's term weight found in the chosen statements (0..1)
+
+
+@dataclass
+class Draft:
+    """The cited parts of an answer, before abstention, safety notices and related questions are added."""
+
+    bottom_line: Statement | None
+    sections: list[Section]
+    references: list[Reference]
+    covered_topics: list[str]  # titles of the retrieved sources (shown when medcite abstains)
+    signals: EvidenceSignals = field(default_factory=lambda: EvidenceSignals(0, 0.0, 0.0))
+
+
+class AnswerGenerator(Protocol):
+    name: str
+
+    def generate(self, evidence: Evidence) -> Draft: ...
+
+
+class ExtractiveGenerator:
+    """Statements are source sentences chosen by relevance and novelty (:func:`app.query.assemble.assemble`)."""
+
+    name = "extractive"
+
+    def __init__(self, settings: AnswerSettings) -> None:
+        self.settings = settings
+
+    def generate(self, evidence: Evidence) -> Draft:
+        built = assemble(evidence.question, evidence.query_vector, evidence.term_weights, evidence.candidates,
+                         tokenize, self.settings, evidence.prefer_types, section_chunks=evidence.section_chunks,
+                         audience=evidence.audience)
+        signals = EvidenceSignals(len(evidence.candidates), built.evidence, built.coverage)
+        return Draft(built.bottom_line, built.sections, built.references, built.covered_topics, signals)
+
+
+GENERATORS: dict[str, Callable[[AnswerSettings], AnswerGenerator]] = {"extractive": ExtractiveGenerator}
+
+
+def create_generator(settings: AnswerSettings) -> AnswerGenerator:
+    """The generator named by ``settings.generator``."""
+    if settings.generator not in GENERATORS:
+        raise ValueError(f"unknown answer generator {settings.generator!r}; known: {sorted(GENERATORS)}")
+    return GENERATORS[settings.generator](settings)
