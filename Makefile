@@ -30,9 +30,12 @@ serve: index
 	$(BIN)/medcite serve --index $(INDEX)
 
 # Layer contracts first (.importlinter: imports point one way), then the default tests and every docstring example.
+DOCTEST_PATHS := core index ingest app evals scripts
+
 test: install
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q -m "not slow and not browser"
+	$(BIN)/python -m pytest -q --doctest-modules $(DOCTEST_PATHS) --ignore=app/review/migrations
 
 test-slow: install
 	$(BIN)/python -m pytest -q -m "slow and not browser"

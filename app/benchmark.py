@@ -9,7 +9,6 @@ run starts uvicorn on 127.0.0.1 (a free port) in this process and sends the ques
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import os
 import random
@@ -19,6 +18,8 @@ import threading
 import time
 from pathlib import Path
 
+from core.fileio import iter_jsonl
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
@@ -26,9 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def _jsonl(path: Path) -> list[dict]:
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
+    return list(iter_jsonl(path))
 
 
 def load_questions(data: Path, n: int, seed: int = 7) -> list[str]:

@@ -11,6 +11,8 @@ target, so a crash leaves either the old or the new content, never a torn file.
 >>> _ = (d / "b.jsonl").write_text('{"n": 1}\\n\\n{"n": 2}\\n')
 >>> [r["n"] for r in iter_jsonl(d / "b.jsonl")]
 [1, 2]
+>>> [number for number, _ in numbered_jsonl(d / "b.jsonl")]
+[1, 3]
 """
 
 from __future__ import annotations
@@ -48,17 +50,26 @@ def atomic_write_text(path: Path, text: str, *, fsync: bool = True) -> None:
 def iter_jsonl(path: Path) -> Iterator[dict[str, Any]]:
     """Objects of a JSON-lines file (gzip detected by its magic bytes), blank lines skipped.
 
-    A line that is not JSON raises ``ValueError`` naming the file and line.
+    A line that is not a JSON object raises ``ValueError`` naming the file and line.
     """
+    for _, record in numbered_jsonl(path):
+        yield record
+
+
+def numbered_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(line number, object)`` for every non-blank line of a JSON-lines file, gzip or plain (see :func:`iter_jsonl`)."""
     path = Path(path)
     with open(path, "rb") as probe:
         gz = probe.read(2) == b"\x1f\x8b"
     opener = gzip.open if gz else open
-    with opener(path, "rt", encoding="utf-8") as fh:
+    with opener(path, "rb") as fh:
         for number, line in enumerate(fh, 1):
             if not line.strip():
                 continue
             try:
-                yield json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}, line {number}: not valid JSON ({exc.msg})") from None
+                record = json.loads(line)
+            except ValueError as exc:
+                raise ValueError(f"{path} line {number}: invalid JSON ({exc})") from None
+            if not isinstance(record, dict):
+                raise ValueError(f"{path} line {number}: expected a JSON object, got {type(record).__name__}")
+            yield number, record

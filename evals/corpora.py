@@ -14,15 +14,16 @@ import gzip
 import hashlib
 import io
 import json
-import os
 from pathlib import Path
 from typing import Any, Iterable
 
 from pydantic import BaseModel, Field
 
+from app.settings import Settings
+from core.fileio import atomic_write_bytes
 from evals import datasets as ds
 from evals.errors import EvalError
-from app.settings import Settings
+
 PUBMED_URL = "https://pubmed.ncbi.nlm.nih.gov/{}/"
 CORPUS_FILE = "corpus.jsonl.gz"
 BUNDLED_MEDQUAD = "medquad/passages.jsonl.gz"
@@ -130,10 +131,7 @@ def write_if_changed(path: Path, data: bytes) -> bool:
     """Write ``data`` atomically unless ``path`` already holds exactly these bytes; True when written."""
     if path.is_file() and hashlib.sha256(path.read_bytes()).digest() == hashlib.sha256(data).digest():
         return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    atomic_write_bytes(path, data)
     return True
 
 

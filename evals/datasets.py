@@ -10,13 +10,21 @@ record raises :class:`DatasetError` naming the file, the line and the problem.
 
 from __future__ import annotations
 
-import gzip
-import json
 import os
 from pathlib import Path
 from typing import Annotated, Any, Iterator, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from core.fileio import numbered_jsonl
 
 #: Files of each set, relative to the data directory.
 DEFAULT_FILES: dict[str, str] = {
@@ -223,23 +231,12 @@ def iter_json_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"{path}: no such file")
-    with path.open("rb") as probe:
-        gz = probe.read(2) == b"\x1f\x8b"
     try:
-        fh = gzip.open(path, "rb") if gz else path.open("rb")
-        with fh:
-            for number, raw in enumerate(fh, start=1):
-                if not raw.strip():
-                    continue
-                try:
-                    record = json.loads(raw)
-                except ValueError as exc:
-                    raise DatasetError(f"{path} line {number}: invalid JSON ({exc})") from None
-                if not isinstance(record, dict):
-                    raise DatasetError(f"{path} line {number}: expected a JSON object, got {type(record).__name__}")
-                yield number, record
+        yield from numbered_jsonl(path)
     except (OSError, EOFError) as exc:
         raise DatasetError(f"{path}: cannot read ({exc})") from None
+    except ValueError as exc:  # a line that is not a JSON object (the message names file and line)
+        raise DatasetError(str(exc)) from None
 
 
 def load_records(path: Path, model: type[M], what: str, unique: str | None = None) -> list[M]:

@@ -118,7 +118,7 @@ def idf(n_docs: int, df: int) -> float:
     """The BM25 (Lucene) inverse document frequency of a term found in ``df`` of ``n_docs`` documents.
 
     >>> round(idf(100, 1), 3), round(idf(100, 100), 3)
-    (4.211, 0.005)
+    (4.21, 0.005)
     """
     return math.log(1 + (max(n_docs, 1) - df + 0.5) / (df + 0.5))
 

@@ -48,7 +48,7 @@ def mean_by_chunk(sentence_vectors: np.ndarray, offsets: np.ndarray, dim: int) -
     """Chunk vectors as the L2-normalised mean of their sentence vectors.
 
     >>> v = np.array([[1, 0], [0, 1], [1, 0]], dtype=np.float32)
-    >>> mean_by_chunk(v, np.array([0, 2, 3]), 2).round(3).tolist()
+    >>> [[round(float(x), 3) for x in row] for row in mean_by_chunk(v, np.array([0, 2, 3]), 2)]
     [[0.707, 0.707], [1.0, 0.0]]
     """
     n = len(offsets) - 1

@@ -359,6 +359,11 @@ def _owner_alive(path: Path) -> bool:
             return False
     if host != socket.gethostname() or pid == os.getpid():
         return True
+    return pid_alive(pid)
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process ``pid`` exists on this host (one of another user counts as alive)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

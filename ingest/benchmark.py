@@ -21,13 +21,14 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+from core.fileio import iter_jsonl  # noqa: E402
 from index.embedding import create_embedder  # noqa: E402
 from index.sentence_vectors import sentence_texts  # noqa: E402
-from ingest.settings import IngestSettings as Settings  # noqa: E402
 from index.storage import open_index  # noqa: E402
 from ingest.chunker import Chunker  # noqa: E402
 from ingest.loaders import load_path  # noqa: E402
 from ingest.pipeline import ingest  # noqa: E402
+from ingest.settings import IngestSettings as Settings  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 PASSAGES = REPO / "corpus" / "medquad" / "passages.jsonl.gz"
@@ -109,14 +110,13 @@ def retrieval_quality(pages: int, settings: Settings, names: list[str], data: Pa
 
     from index.embedding import get_embedder
 
-    with gzip.open(PASSAGES, "rt", encoding="utf-8") as fh:
-        records = [json.loads(line) for line in fh]
+    records = list(iter_jsonl(PASSAGES))
     parents = sorted({r["parent_id"] for r in records})
     chosen = set(random.Random(3).sample(parents, pages))
     subset = [r for r in records if r["parent_id"] in chosen]
     ids = {r["id"] for r in subset}
-    with gzip.open(data / "medquad" / "questions_dev.jsonl.gz", "rt", encoding="utf-8") as fh:
-        queries = [q for q in map(json.loads, fh) if set(q["relevant_passage_ids"]) <= ids]
+    queries = [q for q in iter_jsonl(data / "medquad" / "questions_dev.jsonl.gz")
+               if set(q["relevant_passage_ids"]) <= ids]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "subset.jsonl"

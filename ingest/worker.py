@@ -18,6 +18,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from core.fileio import atomic_write_text
+
 #: Address-space limit of a ``check`` process (bytes).
 CHECK_MEMORY_LIMIT = 2 * 1024**3
 
@@ -99,9 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     except NothingToIngestError as exc:
         args.report.write_text(json.dumps({"error": str(exc)}), encoding="utf-8")
         return 3
-    tmp = args.report.with_suffix(".part")
-    tmp.write_text(report.model_dump_json(), encoding="utf-8")
-    os.replace(tmp, args.report)
+    atomic_write_text(args.report, report.model_dump_json())
     return 0
 
 

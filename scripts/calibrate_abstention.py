@@ -10,8 +10,6 @@ in-corpus questions and the abstention rate on out-of-corpus ones, as the pipeli
 from __future__ import annotations
 
 import argparse
-import gzip
-import json
 import random
 from pathlib import Path
 
@@ -46,6 +44,7 @@ def main() -> None:
     from app.query.pipeline import AnswerPipeline
     from app.query.schemas import AnswerRequest
     from app.settings import load_settings
+    from core.fileio import iter_jsonl
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--index", type=Path, default=REPO / "var" / "index" / "default")
     parser.add_argument("--n", type=int, default=300)
@@ -55,8 +54,7 @@ def main() -> None:
     settings.paths.index_dir = args.index
     settings.answer.abstain_threshold = -1.0  # record raw evidence; thresholds are applied below
     pipe = AnswerPipeline.from_settings(settings)
-    with gzip.open(args.data / "medquad" / "questions_dev.jsonl.gz", "rt") as fh:
-        medquad = [json.loads(line)["question"] for line in fh]
+    medquad = [r["question"] for r in iter_jsonl(args.data / "medquad" / "questions_dev.jsonl.gz")]
     in_corpus = random.Random(7).sample(medquad, args.n)
 
     def run(questions: list[str]) -> list[tuple[float, bool]]:
@@ -66,8 +64,7 @@ def main() -> None:
             out.append((a.trace.evidence_score or 0.0, a.abstained))  # abstained here = the other rules fired
         return out
 
-    with open(args.data / "liveqa-med-2017" / "test_questions_dev.jsonl", encoding="utf-8") as fh:
-        liveqa = [json.loads(line) for line in fh]
+    liveqa = list(iter_jsonl(args.data / "liveqa-med-2017" / "test_questions_dev.jsonl"))
     covered = [r["nist_paraphrase"] for r in liveqa
                if any(j["grade"] >= 2 and j["text_in_corpus"] for j in r["medquad_judgments"])]
     inside, live, outside = run(in_corpus), run(covered), run(NON_MEDICAL + MADE_UP)

@@ -21,8 +21,8 @@ import logging
 import os
 import queue
 import re
-import shutil
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -36,9 +36,9 @@ from typing import Any, Callable, Literal
 
 from pydantic import BaseModel, Field
 
-from core.fileio import atomic_write_text
 from app.settings import Settings
-from index.storage import cleanup_stale
+from core.fileio import atomic_write_text
+from index.storage import cleanup_stale, pid_alive
 from ingest.pipeline import IngestReport
 from ingest.worker import CheckResult
 
@@ -281,18 +281,7 @@ def cleanup_job_tmp(data_dir: Path) -> list[Path]:
     removed = []
     for path in (Path(data_dir) / "tmp").glob(f"{JOB_TMP_PREFIX}*"):
         pid = path.name[len(JOB_TMP_PREFIX):].split("-", 1)[0]
-        if not (pid.isdigit() and _pid_alive(int(pid))):
+        if not (pid.isdigit() and pid_alive(int(pid))):
             shutil.rmtree(path, ignore_errors=True)
             removed.append(path)
     return removed
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-

@@ -16,13 +16,13 @@ import hashlib
 import json
 import os
 import re
-import secrets
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field
 
+from core.fileio import atomic_write_bytes
 from ingest.inputs import MANIFEST_NAME
 
 SUFFIXES = {".pdf": ".pdf", ".html": ".html", ".htm": ".html", ".md": ".md", ".markdown": ".md", ".txt": ".txt",
@@ -87,13 +87,13 @@ class UploadStore:
         """Write ``data`` to the staging area; returns (sha256, staged path)."""
         sha = hashlib.sha256(data).hexdigest()
         path = self.staging / f"{sha}{suffix}"
-        _atomic_write(path, data)
+        atomic_write_bytes(path, data)
         return sha, path
 
     def commit(self, staged: Path, record: UploadRecord) -> None:
         """Move a checked file into place, write its sidecar and the manifest."""
         os.replace(staged, self.root / record.file)
-        _atomic_write(self.root / f"{record.sha256}.json", record.model_dump_json(indent=1).encode())
+        atomic_write_bytes(self.root / f"{record.sha256}.json", record.model_dump_json(indent=1).encode())
         self.write_manifest()
 
     def records(self) -> list[UploadRecord]:
@@ -119,13 +119,4 @@ class UploadStore:
     def write_manifest(self) -> None:
         entries = [{"path": r.file, "metadata": r.metadata} for r in self.records()]
         self.root.mkdir(parents=True, exist_ok=True)
-        _atomic_write(self.root / MANIFEST_NAME, json.dumps(entries, indent=1).encode())
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.part")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+        atomic_write_bytes(self.root / MANIFEST_NAME, json.dumps(entries, indent=1).encode())

@@ -13,16 +13,16 @@ is embedded once, not at every start-up.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
-import os
+import io
 import re
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Collection, Iterator
 
 import numpy as np
 from pydantic import BaseModel, Field, ValidationError
+
+from core.fileio import atomic_write_bytes, numbered_jsonl
 
 if TYPE_CHECKING:
     from index.embedding import Embedder
@@ -51,19 +51,15 @@ def normalise_question(text: str) -> str:
 
 def read_bank(path: Path) -> list[BankQuestion]:
     """Records of a JSONL(.gz) bank, first occurrence of each normalised question only."""
-    opener = gzip.open if path.suffix == ".gz" else open
     records: dict[str, BankQuestion] = {}
     try:
-        with opener(path, "rt", encoding="utf-8") as fh:
-            for number, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    record = BankQuestion.model_validate_json(line)
-                except ValidationError as exc:
-                    problem = exc.errors()[0]["msg"]
-                    raise ValueError(f"{path}, line {number}: not a question record ({problem})") from None
-                records.setdefault(normalise_question(record.question), record)
+        for number, raw in numbered_jsonl(path):
+            try:
+                record = BankQuestion.model_validate(raw)
+            except ValidationError as exc:
+                problem = exc.errors()[0]["msg"]
+                raise ValueError(f"{path}, line {number}: not a question record ({problem})") from None
+            records.setdefault(normalise_question(record.question), record)
     except (OSError, EOFError) as exc:
         raise ValueError(f"cannot read question bank {path}: {exc}") from exc
     return list(records.values())
@@ -78,15 +74,9 @@ def _sha256(path: Path) -> str:
 
 
 def _save_atomic(path: Path, array: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.save(fh, array)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    atomic_write_bytes(path, buffer.getvalue(), fsync=False)  # a cache: losing it on a crash costs a re-embed
 
 
 class QuestionBank:
