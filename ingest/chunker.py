@@ -161,7 +161,7 @@ class Chunker:
         """Merge a tiny last chunk (new content < min_tokens) into the previous chunk when it fits."""
         if len(ranges) < 2:
             return ranges
-        (pf, pl), (lf, ll) = ranges[-2], ranges[-1]
+        (pf, pl), (_, ll) = ranges[-2], ranges[-1]
         new = sum(u.gap_tokens + u.tokens for u in units[pl + 1 : ll + 1])
         merged = sum(u.tokens for u in units[pf : ll + 1]) + sum(u.gap_tokens for u in units[pf + 1 : ll + 1])
         if new < self.settings.min_tokens and merged <= budget * MERGE_FACTOR:

@@ -21,7 +21,7 @@ def main() -> int:
     from index.embedding import get_embedder
     from app.settings import load_settings
     from index.storage import open_index
-    from ingest.pipeline import open_cache, seed_cache
+    from ingest.embed import open_cache, seed_cache
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--index", type=Path, required=True)
