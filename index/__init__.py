@@ -1,6 +1,11 @@
-"""medcite's index package: settings, data models, the embedder and everything stored on disk.
+"""medcite's index layer: the sentence encoder and everything an index version stores on disk.
 
-Modules: ``embedding`` (local sentence encoder), ``vectors`` (FAISS vector store), ``lexical`` (medical
-tokenizer + BM25), ``store`` (chunk store), ``manifest`` (index manifest) and ``storage`` (atomic,
-versioned on-disk layout). Nothing is re-exported here so that ``import index.settings`` stays light.
+Owns the interfaces and their backends, each behind a registry/factory:
+``embedding`` (:class:`~index.embedding.Embedder`: torch and ONNX encoders, ``create_embedder``), ``vectors``
+(:class:`~index.vectors.VectorStore` by chunk id: FAISS in ``faiss_store``, numpy in ``memory``), ``lexical``
+(medical tokenizer and :class:`~index.lexical.LexicalIndex`: bm25s, or pure Python in ``memory``), plus the chunk
+store (``store``), sentence vectors, the embedding cache, the manifest and the atomic versioned layout
+(``storage``: ``write_index``, ``open_index``).
+May import: ``core`` and third-party libraries -- never ``ingest``, ``app`` or ``evals``. Nothing is re-exported
+here so that ``import index.settings`` stays light.
 """
