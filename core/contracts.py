@@ -49,6 +49,12 @@ SUPERSEDED_NOTICE = (
     "before relying on them."
 )
 
+#: Shown with an answer served while the index is still being built (lexical stage of a first build).
+PARTIAL_INDEX_NOTICE = (
+    "The index is still being built: this answer comes from keyword search only (semantic search is not ready "
+    "yet), so it may miss passages a complete index would find."
+)
+
 #: Shown with every stored answer that no reviewer has approved (submitted, under review, changes requested,
 #: needs re-review), like the disclaimer.
 PENDING_REVIEW_NOTICE = (

@@ -54,6 +54,8 @@ class Manifest(BaseModel):
     faiss_factory: str
     vector_backend: str
     lexical_backend: str = "bm25s"
+    dense: bool = Field(True, description="False for a lexical-only version (the first stage of a first build): "
+                        "chunks and the lexical index, no vectors yet.")
     chunking: dict[str, Any] = Field(default_factory=dict, description="ChunkSettings dump.")
     counts: dict[str, int] = Field(default_factory=dict)
     documents: dict[str, DocumentEntry] = Field(default_factory=dict)

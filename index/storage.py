@@ -5,6 +5,9 @@ and a pointer file ``ROOT/CURRENT`` naming the current one. A version directory 
 ``documents.jsonl``, ``chunks.jsonl``, ``vectors.npy`` (float32, row-aligned with chunks), ``vectors/`` (the
 vector store's own files, under chunk ids) and ``lexical/`` (the lexical index's own files, row-aligned).
 
+A lexical-only version (``manifest.dense`` false: the first stage of a first build, served while the vectors are
+computed) has no ``vectors.npy`` and an empty vector store.
+
 A build writes everything into ``ROOT/.tmp-<pid>-<hex>/`` (with ``owner.pid``), fsyncs it, then -- holding
 ``ROOT/.lock`` -- renames it to a new version directory, atomically replaces ``CURRENT`` and prunes old
 versions (renamed to a ``.tmp-`` name first, then deleted). A crash at any point therefore leaves
@@ -88,8 +91,15 @@ class LoadedIndex:
     vectors: VectorStore
     lexical: LexicalIndex
 
+    @property
+    def dense(self) -> bool:
+        """Whether this version has vectors (False: lexical-only, still building)."""
+        return self.manifest.dense
+
     def raw_vectors(self) -> np.ndarray:
-        """The stored ``(chunks, dim)`` float32 vectors, memory-mapped read-only."""
+        """The stored ``(chunks, dim)`` float32 vectors, memory-mapped read-only (``ValueError`` when lexical-only)."""
+        if not self.dense:
+            raise ValueError(f"{self.path} is a lexical-only index version: it has no vectors")
         return np.load(self.path / "vectors.npy", mmap_mode="r")
 
 
@@ -97,7 +107,7 @@ def write_index(
     root: Path,
     manifest: Manifest,
     store: ChunkStore,
-    vectors: np.ndarray,
+    vectors: np.ndarray | None,
     settings: IndexSettings,
     *,
     lexical: LexicalIndex | None = None,
@@ -105,14 +115,18 @@ def write_index(
 ) -> Path:
     """Write a new index version under ``root`` and make it current; returns the version directory.
 
-    Builds the vector store (``settings.vector_backend``) from ``vectors`` under the chunk ids and, unless
+    Builds the vector store (``settings.vector_backend``) from ``vectors`` under the chunk ids (``vectors=None``
+    writes a lexical-only version: an empty store, no ``vectors.npy``) and, unless
     ``lexical`` is given, the lexical index (``settings.lexical_backend``) over each chunk's ``embed_text(topic)``. ``extra(directory)`` may add more files to the version before it is committed.
     The stored manifest gets the backend name and the document/chunk counts of ``store`` (``pages`` defaults
     to the sum over ``manifest.documents``); the FAISS factory actually built (``Flat`` after an IVF/PQ
     fallback) is recorded in ``vectors/vector_store.json``.
     """
     root = Path(root)
-    vectors = _checked_vectors(manifest, store, vectors)
+    dense = vectors is not None
+    if vectors is not None:
+        vectors = _checked_vectors(manifest, store, vectors)
+    _check_documents(manifest, store)
     if lexical is not None and len(lexical) != len(store):
         raise ValueError(f"the lexical index has {len(lexical)} documents but the store has {len(store)} chunks")
     root.mkdir(parents=True, exist_ok=True)
@@ -120,15 +134,17 @@ def write_index(
     tmp.mkdir()
     try:
         (tmp / OWNER_FILE).write_text(f"{os.getpid()} {socket.gethostname()}\n", encoding="utf-8")
-        vector_store = create_vector_store(settings, vectors.shape[1])
-        vector_store.add([chunk.chunk_id for chunk in store.chunks], vectors)
+        vector_store = create_vector_store(settings, manifest.model.dimension)
+        if vectors is not None:
+            vector_store.add([chunk.chunk_id for chunk in store.chunks], vectors)
         counts = {"pages": sum(e.pages for e in manifest.documents.values()), **manifest.counts}
         counts.update(documents=len(store.documents), chunks=len(store))
-        final = manifest.model_copy(update={"vector_backend": settings.vector_backend,
+        final = manifest.model_copy(update={"vector_backend": settings.vector_backend, "dense": dense,
                                             "lexical_backend": settings.lexical_backend, "counts": counts})
         final.save(tmp / "manifest.json")
         store.save(tmp)
-        np.save(tmp / "vectors.npy", vectors)
+        if vectors is not None:
+            np.save(tmp / "vectors.npy", vectors)
         vector_store.save(tmp / VECTORS_DIR)
         if lexical is None:
             texts = [chunk.embed_text(store.documents[chunk.doc_id].topic) for chunk in store.chunks]
@@ -162,10 +178,13 @@ def _checked_vectors(manifest: Manifest, store: ChunkStore, vectors: np.ndarray)
         raise ValueError(f"vectors must have one row per chunk ({len(store)}), got shape {np.shape(vectors)}")
     if array.shape[1] != manifest.model.dimension:
         raise ValueError(f"vectors have dimension {array.shape[1]} but the model has {manifest.model.dimension}")
+    return array
+
+
+def _check_documents(manifest: Manifest, store: ChunkStore) -> None:
     if set(manifest.documents) != set(store.documents):
         diff = sorted(set(manifest.documents) ^ set(store.documents))
         raise ValueError(f"manifest and chunk store list different documents, e.g. {diff[:5]}")
-    return array
 
 
 def open_index(root: Path, settings: IndexSettings, expect_model: ModelInfo | None = None) -> LoadedIndex:
@@ -246,7 +265,7 @@ def _load_version(root: Path, path: Path, settings: IndexSettings, expect_model:
         _check_model(path, manifest.model, expect_model)
     try:
         store = ChunkStore.load(path)
-        raw = np.load(path / "vectors.npy", mmap_mode="r")
+        raw = np.load(path / "vectors.npy", mmap_mode="r") if manifest.dense else None
         vectors = load_vector_store(settings, path / VECTORS_DIR)
         lexical = load_lexical_index(path / LEXICAL_DIR)
     except TokenizerVersionError as exc:
@@ -255,21 +274,25 @@ def _load_version(root: Path, path: Path, settings: IndexSettings, expect_model:
         raise IndexCorruptError(path, f"cannot load its files: {exc}") from exc
     sizes = {
         "chunks.jsonl": len(store),
-        "vectors.npy": raw.shape[0],
-        "vector store": len(vectors),
         "lexical index": len(lexical),
         "manifest chunks": manifest.counts.get("chunks", len(store)),
     }
+    if raw is not None:
+        sizes.update({"vectors.npy": raw.shape[0], "vector store": len(vectors)})
+    elif len(vectors):
+        raise IndexCorruptError(path, f"a lexical-only version holds {len(vectors)} vectors")
     if len(set(sizes.values())) != 1:
         raise IndexCorruptError(path, f"row counts disagree: {sizes}")
-    dims = {"manifest": manifest.model.dimension, "vectors.npy": raw.shape[1], "vector store": vectors.dimension}
+    dims = {"manifest": manifest.model.dimension, "vector store": vectors.dimension}
+    if raw is not None:
+        dims["vectors.npy"] = raw.shape[1]
     if len(set(dims.values())) != 1:
         raise IndexCorruptError(path, f"vector dimensions disagree: {dims}")
     if manifest.counts.get("documents", len(store.documents)) != len(store.documents):
         raise IndexCorruptError(
             path, f"manifest counts {manifest.counts} but documents.jsonl has {len(store.documents)} documents"
         )
-    if set(vectors.ids()) != {chunk.chunk_id for chunk in store.chunks}:
+    if raw is not None and set(vectors.ids()) != {chunk.chunk_id for chunk in store.chunks}:
         raise IndexCorruptError(path, "the vector store holds other ids than the chunks of chunks.jsonl")
     return LoadedIndex(root=root, path=path, manifest=manifest, store=store, vectors=vectors, lexical=lexical)
 

@@ -53,9 +53,10 @@ def seed_cache(cache: EmbeddingCache, index: LoadedIndex) -> int:
 
 
 def cached_encoder(settings: IngestConfig, embedder: Embedder, progress: bool,
-                   seed: LoadedIndex | None = None) -> Encode:
+                   seed: LoadedIndex | None = None, on_progress: Callable[[int, int], None] | None = None) -> Encode:
     """texts -> float16-rounded unit vectors, through the persistent embedding cache when one is configured
-    (seeded with ``seed``'s sentence vectors when the previous index could not be reused as it was)."""
+    (seeded with ``seed``'s sentence vectors when the previous index could not be reused as it was);
+    ``on_progress(done, total)`` counts the new texts encoded."""
     if not settings.embedding.cache:
         return lambda texts: encode_unique(texts, embedder.encode).astype(np.float16).astype(np.float32)
     cache = open_cache(settings, embedder)
@@ -68,6 +69,8 @@ def cached_encoder(settings: IngestConfig, embedder: Embedder, progress: bool,
             def advance(done: int, total: int) -> None:
                 bar.total = total
                 bar.update(done - bar.n)
+                if on_progress is not None:
+                    on_progress(done, total)
 
             return cache.encode(texts, embedder.encode, progress=advance)
 

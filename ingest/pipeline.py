@@ -27,7 +27,7 @@ from ingest.embed import Embedded, cached_encoder, combine, embed_chunks, open_c
 from ingest.inputs import collect_inputs
 from ingest.loaders import LoadError, load_path
 from ingest.plan import Plan, open_previous, plan_ingest
-from ingest.report import FileFailure, IngestReport, NothingToIngestError
+from ingest.report import FileFailure, IngestReport, NothingToIngestError, Progress
 from ingest.sections import detect_pdf_headings
 from ingest.settings import IngestConfig
 
@@ -37,45 +37,58 @@ log = logging.getLogger(__name__)
 
 
 def ingest(paths: list[Path], settings: IngestConfig, *, index_dir: Path | None = None, rebuild: bool = False,
-           progress: bool = True) -> IngestReport:
-    """Ingest ``paths`` into the index at ``index_dir`` (default ``settings.paths.index_dir``)."""
+           progress: bool = True, dense: bool = True, on_progress: Progress | None = None) -> IngestReport:
+    """Ingest ``paths`` into the index at ``index_dir`` (default ``settings.paths.index_dir``).
+
+    ``dense=False`` writes a lexical-only version (chunks and the lexical index, no vectors): the quick first stage
+    of a first build. A later dense run reuses its chunks and embeds them. ``on_progress(stage, done, total)`` is
+    told how far the run is: stages ``load`` (files), ``chunk`` (documents), ``embed`` (new sentences), ``write``.
+    """
     t0 = time.perf_counter()
     root = index_dir or settings.paths.index_dir
-    report = IngestReport(index_dir=str(root))
+    report = IngestReport(index_dir=str(root), dense=dense)
+    tell = on_progress or (lambda stage, done, total: None)
     embedder = get_embedder(settings.embedding)
-    docs = _load_documents(paths, report, progress)
+    docs = _load_documents(paths, report, progress, tell)
     old, seed = (None, None) if rebuild else open_previous(settings, root, embedder, report)
     if rebuild:
         report.full_rebuild, report.rebuild_reason = True, "--rebuild"
     plan = plan_ingest(docs, old, paths, report)
-    if plan.unchanged(old):
+    if plan.unchanged(old, dense):
         assert old is not None
         report.documents, report.chunks = len(old.manifest.documents), len(old.store)
         report.pages = old.manifest.counts.get("pages", 0)
         report.seconds = time.perf_counter() - t0
         return report
-    new_chunks = _chunk(plan, settings, embedder, report, progress)
+    new_chunks = _chunk(plan, settings, embedder, report, progress, tell)
     if not plan.kept_chunks and not new_chunks:
         raise NothingToIngestError("nothing to index: no input produced any text" +
                                    (f" ({len(report.failures)} file(s) failed)" if report.failures else ""),
                                    report.failures)
-    t_embed = time.perf_counter()
-    encode = cached_encoder(settings, embedder, progress, seed)
-    fresh = embed_chunks(new_chunks, plan.metas, encode, embedder.info.dimension, settings.index.chunk_vectors)
-    report.embed_seconds = time.perf_counter() - t_embed
-    report.embedded_chunks = len(new_chunks)
-    embedded = combine(old, plan.kept_chunks, plan.kept_row_array(), new_chunks, fresh, encode, plan.metas)
+    embedded = None
+    if dense:
+        t_embed = time.perf_counter()
+        encode = cached_encoder(settings, embedder, progress, seed, lambda done, total: tell("embed", done, total))
+        if old is not None and not old.dense:  # chunks kept from a lexical-only version have no vectors yet
+            new_chunks, plan.kept_chunks, plan.kept_rows = plan.kept_chunks + new_chunks, [], []
+        fresh = embed_chunks(new_chunks, plan.metas, encode, embedder.info.dimension, settings.index.chunk_vectors)
+        report.embed_seconds = time.perf_counter() - t_embed
+        report.embedded_chunks = len(new_chunks)
+        embedded = combine(old, plan.kept_chunks, plan.kept_row_array(), new_chunks, fresh, encode, plan.metas)
+    tell("write", 0, 1)
     _write(root, plan, plan.kept_chunks + new_chunks, embedded, settings, embedder, report)
+    tell("write", 1, 1)
     report.seconds = time.perf_counter() - t0
     return report
 
 
-def _load_documents(paths: list[Path], report: IngestReport, progress: bool) -> list[Document]:
+def _load_documents(paths: list[Path], report: IngestReport, progress: bool, tell: Progress) -> list[Document]:
     inputs = collect_inputs(paths)
     report.files = len(inputs)
     docs: list[Document] = []
     owner: dict[str, str] = {}
-    for item in tqdm(inputs, desc="files", unit="file", disable=not progress):
+    for number, item in enumerate(tqdm(inputs, desc="files", unit="file", disable=not progress)):
+        tell("load", number, len(inputs))
         try:
             loaded = load_path(item.path, item.defaults or None)
         except LoadError as exc:
@@ -99,11 +112,13 @@ def _load_documents(paths: list[Path], report: IngestReport, progress: bool) -> 
 
 
 def _chunk(plan: Plan, settings: IngestConfig, embedder: Embedder, report: IngestReport,
-           progress: bool) -> list[Chunk]:
+           progress: bool, tell: Progress) -> list[Chunk]:
     """Chunk the plan's to-do documents; each gets its metadata and manifest entry in ``plan``."""
     chunker = Chunker(settings.chunking, embedder.count_tokens)
     new_chunks: list[Chunk] = []
-    for doc in tqdm(plan.todo, desc="chunks", unit="doc", disable=not progress):
+    for number, doc in enumerate(tqdm(plan.todo, desc="chunks", unit="doc", disable=not progress)):
+        if number % 50 == 0:
+            tell("chunk", number, len(plan.todo))
         chunks = chunker.chunk(doc)
         if not chunks:
             report.failures.append(FileFailure(path=doc.meta.source_path, reason=f"{doc.doc_id}: no text to index"))
@@ -116,14 +131,14 @@ def _chunk(plan: Plan, settings: IngestConfig, embedder: Embedder, report: Inges
     return new_chunks
 
 
-def _write(root: Path, plan: Plan, chunks: list[Chunk], embedded: Embedded, settings: IngestConfig, embedder: Embedder,
-           report: IngestReport) -> None:
-    """Build the lexical index and write the new version (then current)."""
+def _write(root: Path, plan: Plan, chunks: list[Chunk], embedded: Embedded | None, settings: IngestConfig,
+           embedder: Embedder, report: IngestReport) -> None:
+    """Build the lexical index and write the new version (then current); lexical-only without ``embedded``."""
     store = ChunkStore({d: plan.metas[d] for d in plan.entries}, chunks)
     lexical = build_lexical_index([c.embed_text(plan.metas[c.doc_id].topic) for c in chunks], settings.index)
     manifest = _manifest(settings, embedder, plan.entries, len(chunks))
-    write_index(root, manifest, store, embedded.vectors, settings.index, lexical=lexical,
-                extra=embedded.sentences.save)
+    write_index(root, manifest, store, None if embedded is None else embedded.vectors, settings.index,
+                lexical=lexical, extra=None if embedded is None else embedded.sentences.save)
     report.written = True
     report.documents, report.chunks, report.pages = len(plan.entries), len(chunks), manifest.counts["pages"]
 

@@ -40,9 +40,10 @@ class Plan:
     todo: list[Document] = field(default_factory=list)
     removed: int = 0
 
-    def unchanged(self, old: LoadedIndex | None) -> bool:
-        """Whether the run changes nothing in ``old`` (then nothing is written)."""
-        return old is not None and not self.todo and not self.removed
+    def unchanged(self, old: LoadedIndex | None, dense: bool = True) -> bool:
+        """Whether the run changes nothing in ``old`` (then nothing is written): same documents, and vectors
+        already there when the run wants them."""
+        return old is not None and not self.todo and not self.removed and (old.dense or not dense)
 
     def keep(self, old: LoadedIndex, doc_id: str, entry: DocumentEntry) -> None:
         rows = old.store.rows_of_document(doc_id)

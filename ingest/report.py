@@ -7,7 +7,12 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 from pydantic import BaseModel, Field
+
+#: ``progress(stage, done, total)``: how far an ingest run is (stages ``load``, ``chunk``, ``embed``, ``write``).
+Progress = Callable[[str, int, int], None]
 
 
 class FileFailure(BaseModel):
@@ -29,6 +34,7 @@ class IngestReport(BaseModel):
     removed: int = 0
     embedded_chunks: int = 0
     failures: list[FileFailure] = Field(default_factory=list)
+    dense: bool = Field(True, description="False: a lexical-only version was asked for (first build stage).")
     full_rebuild: bool = False
     rebuild_reason: str = ""
     written: bool = Field(False, description="False when nothing changed and the index was left as it was.")

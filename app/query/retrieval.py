@@ -211,6 +211,9 @@ class SearchEngine:
 
     def __init__(self, index: LoadedIndex, embedder: Embedder, settings: RetrievalSettings,
                  reranker: Reranker | None = None) -> None:
+        self.dense_ready = getattr(index, "dense", True)
+        if not self.dense_ready:  # a lexical-only version (first build stage): fuse the lexical ranking alone
+            settings = settings.model_copy(update={"fusion": "convex", "convex_alpha": 0.0})
         self.index, self.embedder, self.settings = index, embedder, settings
         self.reranker = reranker if reranker is not None else make_reranker(settings)
         self.rows = row_metadata(index.store)
@@ -236,6 +239,9 @@ class SearchEngine:
             )
         if k < 1:
             raise RequestError(f"k must be at least 1, got {k}")
+        if retriever == "dense" and not self.dense_ready:
+            raise RequestError("retriever 'dense' is not ready yet: the index is still being built (lexical stage); "
+                               "use 'bm25' or 'hybrid'")
         t0 = time.perf_counter()
         allowed = self.rows.allowed(filters)
         if filters is not None:
