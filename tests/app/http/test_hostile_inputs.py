@@ -22,6 +22,11 @@ CJK = "".join(chr(RNG.randrange(0x4E00, 0x9FFF)) for _ in range(2000))
 DNA = "".join(RNG.choice("ACGT") for _ in range(2000))
 
 
+#: Bound for "answers at once" checks: far under the stalls these inputs caused (22-40 s, minutes for 1 MB) and
+#: loose enough for a loaded CI machine (the normal times, 0.01-0.3 s, are measured by scripts/abuse_bench.py).
+STALL_S = 5.0
+
+
 def _elapsed(fn) -> float:
     t = time.perf_counter()
     fn()
@@ -31,7 +36,7 @@ def _elapsed(fn) -> float:
 def test_chat_history_opener_is_linear():
     """'x' + '<chat_history>' * N used to take quadratic time in the task regex (224 KB: 22 s)."""
     prompt = "x" + "<chat_history>" * 75000  # ~1 MB, the body limit
-    assert _elapsed(lambda: detect_task([("user", prompt)])) < 0.5
+    assert _elapsed(lambda: detect_task([("user", prompt)])) < STALL_S / 2
     titled = "Generate a concise, 3-5 word title for the chat.\n" + "<chat_history>" * 75000
     task = detect_task([("user", titled)])
     assert task is not None and task.kind == "title"
@@ -42,14 +47,14 @@ def test_spelling_corrector_is_bounded_on_long_words(word: str):
     """Symmetric deletes of a 2,000-letter word used to allocate gigabytes; long words are now never corrected."""
     speller = Speller(["diarrhea", "wiedemann", DNA[:30].lower(), "a" * (MAX_WORD_LENGTH + 5)])
     assert len(speller) == 2 + 1  # the over-long vocabulary word is not indexed
-    assert _elapsed(lambda: speller.correct(word)) < 0.05
+    assert _elapsed(lambda: speller.correct(word)) < STALL_S / 20
     assert speller.correct(word) is None
 
 
 def test_tokenizer_drops_unbounded_terms():
     """A 4.9 MB single-token document or a CJK run must not put an unbounded term into the BM25 vocabulary."""
     huge = "a" * 4_900_000
-    assert _elapsed(lambda: tokenize(f"Poison {huge} end")) < 1.0
+    assert _elapsed(lambda: tokenize(f"Poison {huge} end")) < STALL_S
     assert tokenize(f"Poison {huge} end") == ["poison", "end"]
     assert tokenize(CJK) == [] and tokenize(DNA) == []
     assert all(len(t) <= MAX_TERM_CHARS for t in tokenize("x-" + "b" * 60 + " beta-blockers"))
@@ -63,7 +68,7 @@ def test_long_token_questions_answer_fast(pipeline, question: str):
     pipeline.answer(AnswerRequest(question="warm up"))
     t = time.perf_counter()
     answer = pipeline.answer(AnswerRequest(question=question))
-    assert time.perf_counter() - t < 1.0
+    assert time.perf_counter() - t < STALL_S
     assert answer.disclaimer
 
 
@@ -76,7 +81,7 @@ def test_chat_opener_over_http_answers_fast(small_settings, pipeline):
     with TestClient(app) as client:
         t = time.perf_counter()
         response = client.post("/v1/chat/completions", json=body)
-        assert time.perf_counter() - t < 2.0
+        assert time.perf_counter() - t < STALL_S
     assert response.status_code == 400  # too long for a question, and not a background task
     assert "error" in response.json()
 
