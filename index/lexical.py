@@ -108,6 +108,9 @@ class LexicalIndex(Protocol):
     def knows(self, term: str) -> bool:
         """Whether ``term`` (a :func:`tokenize` term) occurs in the index."""
 
+    def document_frequency(self, term: str) -> int:
+        """Rows containing ``term`` (0 for an unknown term)."""
+
     def vocabulary(self) -> Iterable[str]:
         """Every indexed term."""
 
@@ -184,6 +187,13 @@ class BM25Index:
 
     def knows(self, term: str) -> bool:
         return bool(term) and term in self.model.vocab_dict
+
+    def document_frequency(self, term: str) -> int:
+        tid = self.model.vocab_dict.get(term) if term else None
+        if tid is None:
+            return 0
+        indptr = self.model.scores["indptr"]
+        return int(indptr[tid + 1] - indptr[tid])
 
     def vocabulary(self) -> Iterable[str]:
         return (term for term in self.model.vocab_dict if term)  # bm25s adds an empty term of its own

@@ -145,6 +145,9 @@ class MemoryLexicalIndex:
     def knows(self, term: str) -> bool:
         return term in self.postings
 
+    def document_frequency(self, term: str) -> int:
+        return len(self.postings.get(term, ()))
+
     def vocabulary(self) -> Iterable[str]:
         return self.postings.keys()
 

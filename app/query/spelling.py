@@ -11,13 +11,15 @@ characters -- are neither indexed nor corrected.
 >>> speller = Speller(["diarrhea", "wiedemann", "klippel", "asthma"])
 >>> speller.correct("diahrrea"), speller.correct("wieddeman"), speller.correct("zorblaxin")
 ('diarrhea', 'wiedemann', None)
+>>> Speller(["taken", "take"]).correct("takea"), Speller(["take", "taken"], {"taken": 9}.get).correct("takea")
+('take', 'taken')
 >>> speller.correct("a" * 2000) is None
 True
 """
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Callable, Iterable
 
 import numpy as np
 from rapidfuzz.distance import OSA
@@ -35,9 +37,12 @@ def max_edits(length: int) -> int:
 
 class Speller:
     """Maps a word to the closest vocabulary word with the same first letter: one edit for words under eight
-    letters, two for longer ones (ties: the first-listed word)."""
+    letters, two for longer ones. Ties go to the word in more documents (``frequency(word)``, e.g. the lexical
+    index's document frequency), then to the alphabetically first: never to the vocabulary's order, which a
+    lexical backend may not keep from one build to the next."""
 
-    def __init__(self, vocabulary: Iterable[str]) -> None:
+    def __init__(self, vocabulary: Iterable[str], frequency: Callable[[str], int | None] | None = None) -> None:
+        self.frequency = frequency or (lambda word: 0)
         self.words: dict[str, int] = {}
         self._buckets: dict[tuple[str, int], list[str]] = {}
         for word in vocabulary:
@@ -64,5 +69,6 @@ class Speller:
         close = np.flatnonzero(distances <= limit)
         if len(close) == 0:
             return None
-        best = min(close.tolist(), key=lambda i: (int(distances[i]), self.words[candidates[i]]))
+        best = min(close.tolist(), key=lambda i: (int(distances[i]), -(self.frequency(candidates[i]) or 0),
+                                                  candidates[i]))
         return candidates[best]

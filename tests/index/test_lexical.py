@@ -94,6 +94,8 @@ def test_term_weights_vocabulary_and_knows(bm25):
     assert set(weights) == {"asthma", "metformin"}
     assert weights["metformin"] == pytest.approx(idf(5, 1)) and weights["asthma"] == pytest.approx(idf(5, 2))
     assert bm25.knows("asthma") and not bm25.knows("zzzunknownword") and not bm25.knows("asthm")
+    assert (bm25.document_frequency("asthma"), bm25.document_frequency("metformin")) == (2, 1)
+    assert bm25.document_frequency("zzzunknownword") == 0 and bm25.document_frequency("") == 0
     assert {"asthma", "metformin", "covid-19", "500mg"} <= set(bm25.vocabulary())
 
 
