@@ -3,9 +3,9 @@
 ``python -m ingest.worker check FILE --max-pages N --max-chars N``
     Parse one uploaded file under an address-space limit (decompression bombs fail fast) and print a JSON
     :class:`CheckResult`. The caller enforces the time limit by killing the process.
-``python -m ingest.worker ingest --settings S.json --report R.json PATH...``
+``python -m ingest.worker ingest --settings S.json --report R.json [--lexical-only] [--progress P.json] PATH...``
     Run :func:`ingest.pipeline.ingest` with the settings in ``S.json`` and write the :class:`IngestReport` JSON
-    to ``R.json``. Killing it at any moment leaves the previous index version current (see ``index.storage``).
+    to ``R.json`` (``--lexical-only``: the first stage of a first build; ``--progress``: see ``ingest.progress``). Killing it at any moment leaves the previous index version current (see ``index.storage``).
 """
 
 from __future__ import annotations
@@ -82,6 +82,9 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("ingest", help="run one ingest and write its report")
     run.add_argument("--settings", type=Path, required=True)
     run.add_argument("--report", type=Path, required=True)
+    run.add_argument("--lexical-only", action="store_true", help="write a lexical-only version (no vectors)")
+    run.add_argument("--progress", type=Path, help="keep this JSON file up to date with the build progress")
+    run.add_argument("--stage", default="", help="stage name written to the progress file")
     run.add_argument("paths", type=Path, nargs="+")
     args = parser.parse_args(argv)
 
@@ -92,12 +95,21 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        os.nice(5)  # a background build yields the CPU to the queries the server answers meanwhile
+    except OSError:
+        pass
     from ingest.pipeline import NothingToIngestError, ingest
     from ingest.settings import IngestSettings
 
     settings = IngestSettings.model_validate_json(args.settings.read_text(encoding="utf-8"))
+    on_progress = None
+    if args.progress is not None:
+        from ingest.progress import ProgressFile
+
+        on_progress = ProgressFile(args.progress, args.stage or ("lexical" if args.lexical_only else "dense"))
     try:
-        report = ingest(args.paths, settings, progress=False)
+        report = ingest(args.paths, settings, progress=False, dense=not args.lexical_only, on_progress=on_progress)
     except NothingToIngestError as exc:
         args.report.write_text(json.dumps({"error": str(exc)}), encoding="utf-8")
         return 3
