@@ -11,10 +11,18 @@ dummy "is it safe to") or a leading "and"/"what about". Then, against the recent
   below :data:`SHIFT_SIMILARITY` it is a **topic shift** (nothing carried); else a leading cue or a short
   question makes it a follow-up, :data:`SAME_TOPIC_SIMILARITY` or more a continuation, anything else a shift.
 
+With ``topics`` (chunk ids -> the topics of their documents, e.g. "Wilms Tumor and Other Childhood Kidney
+Tumors"), the topic of the source an earlier answer cited first (its bottom line's source) counts as that turn's
+topic too, weighted :data:`SOURCE_WEIGHT`: "How is it treated?" after a vignette that never names the disease
+carries the disease the answer found, not just the vignette's words.
+
 >>> from app.query.schemas import Turn
 >>> r = resolve_followup("And in adults?", [Turn(question="How is Wilms tumor treated?")], embed=None)
 >>> r.text, r.is_followup, r.carried_terms
 ('And in adults? (Wilms tumor)', True, ['Wilms', 'tumor'])
+>>> flank = Turn(question="Best test for a child with a flank mass?", cited_chunk_ids=["wilms#2"])
+>>> resolve_followup("How is it treated?", [flank], None, topics=lambda ids: ["Wilms Tumor"]).carried_terms
+['flank', 'mass', 'Wilms', 'Tumor']
 """
 
 from __future__ import annotations
@@ -46,6 +54,11 @@ SHIFT_SIMILARITY = 0.20
 SAME_TOPIC_SIMILARITY = 0.40
 #: Questions of at most this many words with a single topic word lean on the context ("Is spirometry needed?").
 SHORT_QUESTION_WORDS = 4
+#: Weight of a topic word of the source an earlier answer cited first, relative to a word of that turn's question
+#: (above 1: the disease the answer found outranks the words of a long vignette).
+SOURCE_WEIGHT = 1.5
+#: Position offset of source topic words, so carried terms list the question's words first.
+_SOURCE_POS = 1000
 
 #: Generic facet, population and question words: they name what is asked, not what it is asked about.
 FACET_WORDS = """
@@ -92,6 +105,7 @@ class _Words(NamedTuple):
     pronoun: bool  # refers back with it/this/they...
     leading: bool  # opens with and/what about...
     n_words: int
+    source: tuple[tuple[str, str], ...] = ()  # topic words of the first cited source's topic (context turns only)
 
 
 def _stemmer() -> Stemmer.Stemmer:
@@ -124,11 +138,17 @@ def analyse(question: str) -> _Words:
     return _Words(topic, pronoun, bool(_LEADING_CUE.match(question)), len(words))
 
 
-def _context(turns: Sequence[Turn]) -> list[tuple[int, Turn, _Words]]:
+Topics = Callable[[Sequence[str]], list[str]]
+
+
+def _context(turns: Sequence[Turn], topics: Topics | None = None) -> list[tuple[int, Turn, _Words]]:
     """Recent turns (age 0 = last) back to and including the latest self-contained question."""
     out = []
     for age, turn in enumerate(reversed(turns[-MAX_CONTEXT_TURNS:])):
         words = analyse(turn.question)
+        first = topics(turn.cited_chunk_ids[:1]) if topics is not None and turn.cited_chunk_ids else []
+        if first:
+            words = words._replace(source=tuple(analyse(first[0]).topic))
         out.append((age, turn, words))
         if words.topic and not (words.pronoun or words.leading):
             break
@@ -140,10 +160,12 @@ def _carried(context: list[tuple[int, Turn, _Words]], own: set[str]) -> list[str
     surface: dict[str, str] = {}
     place: dict[str, tuple[int, int]] = {}
     for age, _turn, words in context:
-        for pos, (stem, word) in enumerate(words.topic):
+        weighted = [(pos, stem, word, 1.0) for pos, (stem, word) in enumerate(words.topic)]
+        weighted += [(_SOURCE_POS + pos, stem, word, SOURCE_WEIGHT) for pos, (stem, word) in enumerate(words.source)]
+        for pos, stem, word, weight in weighted:
             if stem in own:
                 continue
-            score[stem] = score.get(stem, 0.0) + RECENCY_DECAY**age
+            score[stem] = score.get(stem, 0.0) + weight * RECENCY_DECAY**age
             if stem not in surface:  # context runs newest first: keep the latest spelling
                 surface[stem] = word
             place[stem] = (-age, pos)  # ends on the oldest occurrence: phrases keep their order
@@ -157,19 +179,21 @@ def _cited(context: list[tuple[int, Turn, _Words]]) -> list[str]:
 
 
 def resolve_followup(
-    question: str, turns: list[Turn], embed: Callable[[list[str]], np.ndarray] | None
+    question: str, turns: list[Turn], embed: Callable[[list[str]], np.ndarray] | None,
+    topics: Topics | None = None,
 ) -> ResolvedQuery:
     """Rewrite ``question`` against the earlier ``turns`` (oldest first).
 
     ``embed(texts) -> (n, d)`` unit vectors is called (once) only when a new topic word makes the decision
-    depend on meaning; without turns the question is returned unchanged.
+    depend on meaning; without turns the question is returned unchanged. ``topics(chunk_ids)`` names the topics
+    of the documents of cited chunks (unknown ids left out).
     """
     question = question.strip()
     if not turns:
         return ResolvedQuery(text=question, is_followup=False, topic_shift=False)
     words = analyse(question)
-    context = _context(turns)
-    known = {stem for _age, _turn, w in context for stem, _s in w.topic}
+    context = _context(turns, topics)
+    known = {stem for _age, _turn, w in context for stem, _s in (*w.topic, *w.source)}
     own = {stem for stem, _s in words.topic}
     cue = words.pronoun or words.leading
     similarity = None
