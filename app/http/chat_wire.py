@@ -74,6 +74,8 @@ class ChatOptions(BaseModel):
     audience: Audience | None = None
     top_k: int | None = Field(None, ge=1, le=50)
     filters: Filters | None = None
+    related_questions: bool | None = Field(None, description="Related questions in the Markdown (default: the "
+                                           "chat.related_questions setting).")
 
 
 class ChatCompletionRequest(BaseModel):
@@ -92,11 +94,25 @@ class ChatCompletionRequest(BaseModel):
     top_p: float | None = None
     stop: str | list[str] | None = None
     user: str | None = None
+    tools: list[Any] | None = Field(None, description="Accepted and ignored (medcite calls no tools); their names "
+                                    "tell which front-end is asking.")
     medcite: ChatOptions | None = None
+
+    def tool_names(self) -> list[str]:
+        """Names of the offered tools (OpenAI shape ``{"type": "function", "function": {"name": ...}}``)."""
+        names = []
+        for tool in self.tools or []:
+            function = tool.get("function") if isinstance(tool, dict) else None
+            if isinstance(function, dict) and isinstance(function.get("name"), str):
+                names.append(function["name"])
+        return names
 
     @model_validator(mode="before")
     @classmethod
     def _valid_unicode(cls, data: object) -> object:
+        if isinstance(data, dict) and "tools" in data:  # ignored, and the walk over ~26 KB of them cost ~0.3 ms
+            reject_lone_surrogates({k: v for k, v in data.items() if k != "tools"})
+            return data
         return reject_lone_surrogates(data)
 
     @field_validator("messages")
