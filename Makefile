@@ -42,7 +42,7 @@ test-slow: install
 
 # Review-store tests on a real PostgreSQL 15 (Debian's packages via apt-get, no container).
 test-postgres: install
-	url="$$(bash .ci/postgres-setup.sh)" && MEDCITE_TEST_POSTGRES_URL="$$url" $(BIN)/python -m pytest -q -m postgres tests/app/review
+	url="$$(bash .ci/postgres-setup.sh)" && MEDCITE_TEST_POSTGRES_URL="$$url" $(BIN)/python -m pytest -q -m postgres tests/app/review tests/app/http/test_review_api.py
 
 # Browser tests: Debian's Chromium (apt) driven by Playwright for Python; no browser download.
 test-browser: install

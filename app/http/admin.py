@@ -45,6 +45,8 @@ class Admin:
         self.jobs = jobs or JobQueue(store=settings.paths.data_dir / "jobs")
         self.uploads = UploadStore(settings.paths.data_dir / "uploads")
         self._started = time.time()  # recovery never touches files staged by this process
+        #: Called with the new pipeline after every swap (the review desk rechecks approved articles); must not raise.
+        self.on_swap: list[Callable[[AnswerPipeline], None]] = []
 
     def input_paths(self) -> list[Path]:
         corpus = self.settings.paths.corpus_dir
@@ -152,6 +154,8 @@ class Admin:
             raise JobFailed(f"the new index version failed to load ({type(exc).__name__}); the previous "
                             "version stays current") from None
         self.state.pipeline, self.state.error = new, None
+        for hook in self.on_swap:
+            hook(new)
 
     def _upload(self, job: Job, staged: Path, record: UploadRecord) -> None:
         t = time.perf_counter()

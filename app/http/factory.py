@@ -16,7 +16,8 @@ from fastapi import FastAPI
 from app.http.admin import Admin
 from app.http.errors import install_error_handlers
 from app.http.logs import RequestLogMiddleware
-from app.http.routers import admin, chat, ops, query, web
+from app.http.reviewing import ReviewDesk
+from app.http.routers import admin, chat, ops, query, review, web
 from app.http.security import install_security
 from app.http.state import ServiceState
 from app.query.pipeline import AnswerPipeline
@@ -41,10 +42,13 @@ def create_app(settings: Settings, pipeline: AnswerPipeline | None = None) -> Fa
     state.admin = Admin(settings, state)
     app.state.medcite = state
     app.state.admin = state.admin  # for tests and scripts
+    app.state.review_desk = ReviewDesk(settings)  # stored answers and their review (issue 14)
+    state.admin.on_swap.append(app.state.review_desk.after_swap)  # re-review when cited passages change
     install_error_handlers(app)
     for module in (query, chat, admin, ops):
         app.include_router(module.router)
+    review.install(app)  # articles, reviewer workflow, feedback, queue; /a/{id} and /review pages
     web.install(app)  # the page at / and its assets
-    install_security(app, settings.security)  # query keys, rate limits, body limits, headers, CORS
+    install_security(app, settings.security, settings.review.reviewer_keys.values())  # keys, limits, headers, CORS
     app.add_middleware(RequestLogMiddleware, log_questions=settings.security.log_questions)  # outermost
     return app

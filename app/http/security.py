@@ -5,6 +5,9 @@
   before any body is read (a 49 MB upload without a key is refused at once); :func:`admin_guard` repeats it as a
   FastAPI dependency so the OpenAPI schema shows the scheme. Keys are compared with :func:`hmac.compare_digest`
   against every configured key (no early exit).
+* Reviewer routes (:data:`REVIEWER_ROUTES`: the review queue, review transitions, an article's history and
+  feedback) need a reviewer key (``ReviewSettings.reviewer_keys``, ``MEDCITE_REVIEWER_KEYS``); admin and query keys
+  are not reviewer keys. Checked like admin keys, before any body is read.
 * Query routes (every other ``/v1/`` route) need a query or admin key only when ``query_keys`` is set.
 * A per-client token bucket answers 429 with ``Retry-After``. The client is the *verified* identity: a valid key,
   else the peer address. An unverified bearer token counts as its sender's address, so random tokens share one
@@ -28,10 +31,11 @@ import hashlib
 import hmac
 import json
 import math
+import re
 import threading
 import time
 from collections import OrderedDict
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Iterable
 
 from fastapi import FastAPI, HTTPException
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -56,6 +60,10 @@ SECURITY_HEADERS = {
                                "script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
                                "form-action 'self'",
 }
+#: Routes of the reviewer role (issue 14): (method, path pattern); they need a reviewer key.
+REVIEWER_ROUTES = (("GET", re.compile(r"^/v1/review/queue$")),
+                   ("POST", re.compile(r"^/v1/articles/[^/]+/review$")),
+                   ("GET", re.compile(r"^/v1/articles/[^/]+/(?:history|feedback)$")))
 #: Pages that load their assets from a CDN (FastAPI's docs) keep working without the strict CSP.
 CSP_EXEMPT = ("/docs", "/redoc")
 
@@ -87,6 +95,17 @@ def is_admin_route(method: str, path: str) -> bool:
     (True, False)
     """
     return any(method == m and (path == p or (p.endswith("/") and path.startswith(p))) for m, p in ADMIN_ROUTES)
+
+
+def is_reviewer_route(method: str, path: str) -> bool:
+    """Whether (method, path) is a route of the reviewer role.
+
+    >>> is_reviewer_route("GET", "/v1/review/queue"), is_reviewer_route("POST", "/v1/articles/a-x/review")
+    (True, True)
+    >>> is_reviewer_route("GET", "/v1/articles/a-x"), is_reviewer_route("POST", "/v1/articles/a-x/feedback")
+    (False, False)
+    """
+    return any(method == m and pattern.match(path) for m, pattern in REVIEWER_ROUTES)
 
 
 def bearer_token(headers: dict[str, str]) -> str | None:
@@ -163,11 +182,12 @@ class TokenBucket:
 class GuardMiddleware:
     """Keys, rate limits and the body-size limit for ``/v1/`` requests (pure ASGI, before any body is read)."""
 
-    def __init__(self, app: ASGIApp, settings: SecuritySettings) -> None:
+    def __init__(self, app: ASGIApp, settings: SecuritySettings, reviewer_keys: Iterable[str] = ()) -> None:
         self.app = app
         self.settings = settings
         self.query_ring = KeyRing(settings.query_keys)
         self.admin_ring = KeyRing(settings.admin_keys)
+        self.reviewer_ring = KeyRing(list(reviewer_keys))
         per_minute = settings.rate_limit_per_minute
         self.bucket = TokenBucket(per_minute, settings.rate_limit_burst) if per_minute else None
         failures = settings.auth_failures_per_minute
@@ -182,10 +202,11 @@ class GuardMiddleware:
         method, path = scope["method"], scope["path"]
         peer = "ip:" + (scope.get("client") or ("unknown", 0))[0]
         admin = is_admin_route(method, path)
-        keyed = admin or (bool(self.query_ring) and method != "OPTIONS")
+        role = "admin" if admin else "reviewer" if is_reviewer_route(method, path) else "query"
+        keyed = role != "query" or (bool(self.query_ring) and method != "OPTIONS")
         verified = False
         if keyed:
-            denied = self._authenticate(admin, token, peer)
+            denied = self._authenticate(role, token, peer)
             if denied is not None:
                 await send_error(send, path, *denied)
                 return
@@ -209,25 +230,34 @@ class GuardMiddleware:
             return
         await _run_limited(self.app, scope, receive, send, limit, path)
 
-    def _authenticate(self, admin: bool, token: str | None,
+    def _authenticate(self, role: str, token: str | None,
                       peer: str) -> tuple[int, str, dict[str, str]] | None:
-        """None when the key is good for this route, else (status, message, headers) of the refusal."""
+        """None when the key is good for this route's role (admin, reviewer, query), else (status, message,
+        headers) of the refusal."""
+        admin = role == "admin"
         if self.failures is not None:
             locked = self.failures.wait_time(peer)
             if locked > 0:
                 return 429, f"too many failed authentication attempts; retry in {math.ceil(locked)} s", \
                     {"retry-after": str(math.ceil(locked))}
-        what = "an admin API key" if admin else "an API key"
+        what = {"admin": "an admin API key", "reviewer": "a reviewer key"}.get(role, "an API key")
         if token is None:
             return 401, f"{what} is required: send 'Authorization: Bearer KEY'", {"www-authenticate": "Bearer"}
         if admin and not self.admin_ring:
             return 403, "the admin API is disabled: no admin keys are configured (set MEDCITE_ADMIN_KEYS)", {}
-        good = self.admin_ring.check(token) or (not admin and self.query_ring.check(token))
+        if role == "reviewer" and not self.reviewer_ring:
+            return 403, "the review API is disabled: no reviewer keys are configured (set MEDCITE_REVIEWER_KEYS)", {}
+        if role == "reviewer":
+            good = self.reviewer_ring.check(token)
+        else:
+            good = self.admin_ring.check(token) or (not admin and self.query_ring.check(token))
         if good:
             return None
         if self.failures is not None:
             self.failures.take(peer)
-        return 403, "the API key is not valid for the admin API" if admin else "the API key is not valid", {}
+        refusal = {"admin": "the API key is not valid for the admin API",
+                   "reviewer": "the key is not a reviewer key (admin and query keys cannot review)"}
+        return 403, refusal.get(role, "the API key is not valid"), {}
 
 
 class BodyTooLarge(Exception):
@@ -308,12 +338,12 @@ def uvicorn_proxy_options(settings: SecuritySettings) -> dict[str, Any]:
     return {"proxy_headers": True, "forwarded_allow_ips": ",".join(settings.trusted_proxies)}
 
 
-def install_security(app: FastAPI, settings: SecuritySettings) -> None:
+def install_security(app: FastAPI, settings: SecuritySettings, reviewer_keys: Iterable[str] = ()) -> None:
     """Add CORS (only for configured origins), the guard and security headers to ``app``.
 
     Middleware added later runs first: headers wrap everything, CORS answers pre-flights before the guard.
     """
-    app.add_middleware(GuardMiddleware, settings=settings)
+    app.add_middleware(GuardMiddleware, settings=settings, reviewer_keys=list(reviewer_keys))
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST", "DELETE"],
                            allow_headers=["authorization", "content-type", "x-request-id"],

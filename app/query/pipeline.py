@@ -35,7 +35,7 @@ from app.query.schemas import (
 from app.query.settings import QueryConfig
 from app.query.spelling import Speller
 from app.query.timings import record_timings
-from core.contracts import DISCLAIMERS, EMERGENCY_NOTICE
+from core.contracts import DISCLAIMERS, EMERGENCY_NOTICE, PENDING_REVIEW_NOTICE
 from core.models import DocType
 from index.embedding import Embedder, get_embedder
 from index.lexical import LexicalIndex, tokenize
@@ -163,6 +163,7 @@ class AnswerPipeline:
         else:
             answer.bottom_line, answer.sections, answer.references = draft.bottom_line, draft.sections, draft.references
             answer.currency_notice = superseded_notice(draft.references, self.settings.answer.stale_after_years)
+            answer.review_notice = PENDING_REVIEW_NOTICE  # no reviewer approved it (app.http.reviewing may)
         t = time.perf_counter()
         if self.bank is not None and self.settings.answer.related_questions:
             answer.related_questions = self.bank.related(

@@ -1,7 +1,9 @@
 """Related questions: the nearest questions by meaning from a curated question bank.
 
-Only curated questions are ever offered. Questions users ask are never remembered or shown to anyone else: they can
-hold patient details (a follow-up conversation is carried by the client's own ``turns``, never by server memory).
+Only curated questions, and questions a reviewer published (approved articles of the review workflow, added with
+:meth:`QuestionBank.with_questions` by ``app.http.reviewing``), are ever offered. Questions users ask are never
+remembered or shown to anyone else unless a reviewer published them: they can hold patient details (a follow-up
+conversation is carried by the client's own ``turns``, never by server memory).
 
 The bank is a JSON-lines file (optionally gzipped) of ``{"question", "focus", "qtype", "passage_ids"}``
 records. Its vectors are cached as ``.npy`` keyed by the model fingerprint and the file's sha256, so a bank
@@ -17,7 +19,7 @@ import hashlib
 import io
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Collection, Iterator
+from typing import TYPE_CHECKING, Collection, Iterator, Sequence
 
 import numpy as np
 from pydantic import BaseModel, Field, ValidationError
@@ -113,6 +115,28 @@ class QuestionBank:
             vectors = embedder.encode([q.question for q in questions])
             _save_atomic(cache, np.asarray(vectors, dtype=np.float32))
         return cls(questions, vectors)
+
+    def with_questions(self, questions: Sequence[str], vectors: np.ndarray) -> QuestionBank:
+        """A new bank: these questions plus ``questions`` with their unit ``vectors`` (published questions); one
+        already in the bank (normalised text) is not added twice.
+
+        >>> bank = QuestionBank([BankQuestion(question="What is gout?")], np.array([[1.0, 0.0]]))
+        >>> more = bank.with_questions(["what is gout", "How is gout treated?"], np.array([[1.0, 0.0], [0.6, 0.8]]))
+        >>> len(bank), [q.question for q in more.questions]
+        (1, ['What is gout?', 'How is gout treated?'])
+        """
+        vectors = np.asarray(vectors, dtype=np.float32).reshape(len(questions), -1)
+        seen = {normalise_question(t) for t in self._texts}
+        keep = []
+        for i, text in enumerate(questions):
+            key = normalise_question(text)
+            if key and key not in seen:
+                seen.add(key)
+                keep.append(i)
+        if not keep:
+            return self
+        added = [BankQuestion(question=questions[i], qtype="published") for i in keep]
+        return QuestionBank(self.questions + added, np.vstack([self.vectors, vectors[keep]]))
 
     def related(self, question: str, qvec: np.ndarray, n: int, exclude: Collection[str] = ()) -> list[str]:
         """Up to ``n`` questions nearest in meaning to ``question``, best first.

@@ -45,6 +45,17 @@ def render_reference(ref: Reference) -> str:
     return " ".join(parts)
 
 
+def _review_lines(answer: Answer) -> list[str]:
+    """The review line (issue 14): approved by whom and when, or the pending-human-review notice with the status."""
+    if not answer.review_notice:
+        return []
+    review = answer.review
+    if review is not None and review.status == "approved":
+        return [f"> ✅ **{_inline(answer.review_notice)}**", ""]
+    status = f"*Review status: {_inline(review.label)}.* " if review is not None else ""
+    return [f"> ⚠️ {status}{_inline(answer.review_notice)}", ""]
+
+
 def render_markdown(answer: Answer) -> str:
     out: list[str] = []
     if answer.safety_notice:
@@ -58,6 +69,7 @@ def render_markdown(answer: Answer) -> str:
         out += [f"**{_inline(answer.bottom_line.text)}** {format_citations(answer.bottom_line.citations)}{grade}", ""]
     if answer.currency_notice:  # medcite's own wording (contracts.SUPERSEDED_NOTICE): its [n] are citations
         out += [f"> ⚠️ {answer.currency_notice}", ""]
+    out += _review_lines(answer)
     for section in answer.sections:
         out += [f"### {_inline(section.heading)}", ""]
         out += [f"{f'{i}.' if section.ordered else '-'} {_statement(st)}"

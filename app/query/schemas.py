@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -152,6 +153,23 @@ class Trace(BaseModel):
     unknown_names: list[str] = Field(default_factory=list, description="Question words the index never mentions.")
 
 
+class ReviewInfo(BaseModel):
+    """Review state of the stored answer ("article") this answer was served from or stored as (issue 14)."""
+
+    article_id: str = Field(description="Stable article id; the page is /a/{article_id}.")
+    url: str = Field(description="Path of the article's page: '/a/{article_id}'.")
+    status: str = Field(description="submitted, under_review, approved, changes_requested or needs_re_review.")
+    label: str = Field(description="The status as readers see it, e.g. 'Under review'.")
+    version: int = Field(description="Optimistic-lock counter of the article (send it back with a review).")
+    approved_by: str | None = Field(None, description="Reviewer who approved it (only while approved).")
+    approved_at: datetime | None = Field(None, description="When it was approved (UTC; only while approved).")
+    updated_at: datetime = Field(description="Last status change (UTC): 'Last updated'.")
+    served_from_article: bool = Field(False, description="True when this answer is a published (approved) article "
+                                      "matched to the question rather than a freshly assembled answer.")
+    article_question: str | None = Field(None, description="The question the article answers (set when served "
+                                         "from an article: it may be worded differently from the one asked).")
+
+
 class Answer(BaseModel):
     """A cited answer: bottom line, sections of statements, references, related questions, disclaimer."""
 
@@ -168,4 +186,9 @@ class Answer(BaseModel):
     covered_topics: list[str] = Field(default_factory=list, description="Nearest topics the index covers (abstentions).")
     safety_notice: str | None = None
     currency_notice: str | None = Field(None, description="Set when a cited source may be superseded (too old).")
+    review_notice: str | None = Field(None, description="Review line shown with the answer: 'Approved by <reviewer> "
+                                      "on <date>' for a published article, else the pending-human-review notice "
+                                      "(core.contracts.PENDING_REVIEW_NOTICE); None when abstaining.")
+    review: ReviewInfo | None = Field(None, description="Set when the answer is stored as, or served from, an "
+                                      "article of the review workflow.")
     trace: Trace | None = None

@@ -1,4 +1,5 @@
-"""``python -m app.review revision -m MESSAGE`` | ``python -m app.review upgrade [URL]``: the review schema commands.
+"""``python -m app.review revision -m MESSAGE`` | ``python -m app.review upgrade [URL]`` | ``python -m app.review purge``:
+the review schema commands and the retention purge (``review.retention_days``; the server also purges hourly).
 
 This entry point reads the root settings (``app.settings``); the rest of the package never does.
 """
@@ -13,7 +14,7 @@ from app.review.migrate import alembic_config, head_revision
 
 
 def main(argv: list[str]) -> int:
-    """``python -m app.review revision -m MESSAGE`` or ``python -m app.review upgrade [URL]``."""
+    """``python -m app.review revision -m MESSAGE``, ``python -m app.review upgrade [URL]`` or ``... purge``."""
     if argv[:1] == ["revision"]:
         message = argv[argv.index("-m") + 1] if "-m" in argv else "change"
         command.revision(alembic_config(), message=message)
@@ -33,6 +34,24 @@ def main(argv: list[str]) -> int:
             print(exc, file=sys.stderr)
             return 1
         print(f"review database {store.where} is at revision {head_revision()}")
+        return 0
+    if argv[:1] == ["purge"]:
+        from app.review.errors import ReviewStoreError
+        from app.review.service import ReviewService
+        from app.settings import load_settings
+
+        settings = load_settings()
+        days = settings.review.retention_days
+        if days is None:
+            print("review.retention_days is not set (MEDCITE_REVIEW__RETENTION_DAYS): articles are kept; nothing deleted")
+            return 0
+        try:
+            service = ReviewService(settings)
+            deleted = service.purge_expired()
+        except ReviewStoreError as exc:
+            print(exc, file=sys.stderr)
+            return 1
+        print(f"deleted {len(deleted)} article(s) nobody reviewed within {days} days, with their history and feedback")
         return 0
     print(__doc__)
     return 2

@@ -42,6 +42,28 @@ def approved(store: Store, audience: str | None, limit: int | None) -> list[Arti
         return [convert.summary(r) for r in session.execute(query)]
 
 
+def approved_signature(store: Store, audience: str) -> tuple[tuple[str, int], ...]:
+    """(id, version) of every approved article of ``audience`` with a question vector, by id: it changes whenever
+    an article is approved or leaves ``approved``, so callers can cache what they derive from the approved set."""
+    query = (select(ArticleRow.id, ArticleRow.version)
+             .where(ArticleRow.status == Status.approved.value, ArticleRow.audience == audience,
+                    ArticleRow.question_vector.is_not(None))
+             .order_by(ArticleRow.id))
+    with store.session(write=False) as session:
+        return tuple((r.id, r.version) for r in session.execute(query))
+
+
+def approved_questions(store: Store, audience: str) -> list[tuple[str, str, np.ndarray]]:
+    """(id, question, unit vector) of every approved article of ``audience`` with a question vector, by id: the
+    published questions related questions may offer."""
+    query = (select(ArticleRow.id, ArticleRow.question, ArticleRow.question_vector)
+             .where(ArticleRow.status == Status.approved.value, ArticleRow.audience == audience,
+                    ArticleRow.question_vector.is_not(None))
+             .order_by(ArticleRow.id))
+    with store.session(write=False) as session:
+        return [(r.id, r.question, decode_vector(r.question_vector)) for r in session.execute(query)]
+
+
 def _ranked(store: Store, question_vector: Sequence[float] | np.ndarray, audience: str,
             min_similarity: float) -> list[tuple[str, float, str, dict[str, str]]]:
     """(id, cosine, index_version, cited) of approved articles of ``audience`` at or above ``min_similarity``,

@@ -205,6 +205,14 @@ class ReviewService:
         """Approved articles (most viewed first), e.g. for related questions."""
         return published.approved(self.store, audience, limit)
 
+    def approved_signature(self, audience: str) -> tuple[tuple[str, int], ...]:
+        """(id, version) of the approved articles of ``audience`` that have a question vector (a cache key)."""
+        return published.approved_signature(self.store, audience)
+
+    def approved_questions(self, audience: str) -> list[tuple[str, str, np.ndarray]]:
+        """(id, question, unit vector) of the approved articles of ``audience``: the published questions."""
+        return published.approved_questions(self.store, audience)
+
     def similar_approved(self, question_vector: Sequence[float] | np.ndarray, audience: str, limit: int = 5,
                          min_similarity: float = 0.0) -> list[tuple[ArticleSummary, float]]:
         """Approved articles of ``audience`` by cosine similarity of their question to ``question_vector``."""

@@ -169,7 +169,7 @@ def _respond(request: Request, body: ChatCompletionRequest) -> _Reply:
         raise ChatError(503, state.error or "medcite is still loading its index and model; retry in a few seconds",
                         "server_error", code="loading")
     try:
-        answer = pipeline.answer(answer_request)
+        answer = request.app.state.review_desk.answer(pipeline, answer_request)  # approved articles, storing
     except ValueError as exc:  # the request breaks a configured limit or has contradictory filters
         raise ChatError(400, str(exc)) from None
     return _Reply(model=body.model, content=render_markdown(answer), answer=answer, prompt_tokens=prompt_tokens)

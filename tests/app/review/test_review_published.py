@@ -206,3 +206,20 @@ def test_hashes_come_from_the_index_chunk_store(service):
     assert current_hashes(after)(["nb#3", "gone#0"])["gone#0"] is None
     assert service.recheck(current_hashes(after)) == [article.id]
     assert service.find_approved_match(unit(3), "clinician", "v2", current_hashes(after)) is None
+
+
+def test_published_questions_and_their_signature(service, new_article):
+    """What related questions may offer: approved articles of the audience with a vector, nothing else; the
+    signature changes whenever one is approved or leaves approved."""
+    assert service.approved_signature("clinician") == () and service.approved_questions("clinician") == []
+    submitted = new_article(vector=unit(5), question="Submitted, never offered?")
+    published = _approve(service, new_article(vector=unit(6), question="Published question?").id)
+    _approve(service, new_article(audience="patient", vector=unit(7)).id)
+    _approve(service, new_article(question="No vector?").id)
+    signature = service.approved_signature("clinician")
+    assert signature == ((published.id, published.version),)
+    rows = service.approved_questions("clinician")
+    assert [(i, q) for i, q, _ in rows] == [(published.id, "Published question?")]
+    assert float(rows[0][2] @ unit(6)) == pytest.approx(1.0, abs=1e-3) and submitted.id not in str(rows)
+    service.transition(published.id, "under_review", "dr-osei", "withdrawn for a second look")
+    assert service.approved_signature("clinician") == () and service.approved_questions("clinician") == []
