@@ -112,8 +112,9 @@ async function ask(question, keepConversation) {
   } finally {
     setBusy(false, question);
   }
-  state.conversation.push({ question, answer });
-  const card = renderAnswer(answer, ++state.seq);
+  const seq = ++state.seq;
+  state.conversation.push({ question, answer, seq });
+  const card = renderAnswer(answer, seq, payload);
   $("thread").append(card);
   $("followup-form").hidden = false;
   $("status").textContent = answer.abstained ? "No answer from the indexed sources." : "Answer ready.";
@@ -162,7 +163,9 @@ function referenceItem(ref, seq) {
   return item;
 }
 
-function renderAnswer(answer, seq) {
+/** The answer card; `payload` (the request that produced it) lets the review side offer "keep this answer". */
+function renderAnswer(answer, seq, payload) {
+  const reviewSide = window.medciteReview;  // review.js: status line, keep, feedback
   const card = el("article", { cls: "card answer", attrs: { "aria-labelledby": `asked-${seq}` } });
   const audienceLabel = answer.audience === "patient" ? "For patients" : "For healthcare professionals";
   card.append(el("div", { cls: "answer-head" }, [
@@ -193,6 +196,7 @@ function renderAnswer(answer, seq) {
   if (answer.currency_notice) {
     card.append(el("p", { cls: "currency", attrs: { role: "note" }, text: answer.currency_notice }));
   }
+  if (reviewSide) { const line = reviewSide.statusLine(answer); if (line) card.append(line); }
   for (const section of answer.sections) {
     card.append(el("section", { cls: "answer-section" }, [
       el("h3", { text: section.heading }),
@@ -212,6 +216,7 @@ function renderAnswer(answer, seq) {
         el("button", { cls: "related-question", text: q, attrs: { type: "button" } })]))),
     ]));
   }
+  if (reviewSide) { const actions = reviewSide.actions(answer, seq, payload); if (actions) card.append(actions); }
   card.append(el("p", { cls: "disclaimer", text: answer.disclaimer }));
   return card;
 }
