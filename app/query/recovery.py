@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from typing import NamedTuple, Sequence
 
+from app.query.followup import MAX_CONTEXT_TURNS
 from app.query.schemas import Turn
 from index.store import ChunkStore
 
@@ -29,12 +30,10 @@ from index.store import ChunkStore
 _CITE_LINK = re.compile(r'\[\\?\[(\d{1,3})\\?\]\]\(((?:[^()\s]|\([^()\s]*\))+)(?:\s+"((?:[^"\\]|\\.)*)")?\)')
 _REFERENCE = re.compile(r"^\s*(\d{1,3})\.\s+\*[^*\n]+\*\s+—\s+\*\*((?:\\.|[^\\*]|\*(?!\*))+)\*\*\.(.*)$")
 _URL_AT_END = re.compile(r"<(https?://[^>\s]+)>\s*$")
-#: A statement line ends with its citations, then maybe an evidence grade in italics.
-_STATEMENT = re.compile(r"^(.*?)\s*((?:\[\d{1,3}\])+)(?:\s*\*\([^)\n]*\)\*)?\s*$")
 _LEAD = re.compile(r"^\s*(?:[-*+]\s+|\d{1,3}\.\s+|>\s*)?(?:⚠️\s*)?")
 _ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")
-_NUMBER = re.compile(r"\[(\d{1,3})\]")
 _NON_WORD = re.compile(r"[^0-9a-z]+")
+_WORD = re.compile(r"[^\W_]+")
 #: Shortest statement fragment (canonical characters) worth looking up in chunk texts.
 MIN_FRAGMENT_CHARS = 20
 #: Documents one reference may stand for (same title and link: e.g. the sections of one patient page).
@@ -42,6 +41,12 @@ MAX_CANDIDATE_DOCS = 60
 #: Chunks returned per reference found only by its title or link (no statement or section matched).
 FALLBACK_CHUNKS = 3
 MAX_CHUNKS = 50
+#: Bounds on the work one answer text may cause (a client controls it): lines looked at (longer ones are no
+#: medcite line), references mapped, statement fragments looked up per reference, chunk rows searched per reference.
+MAX_LINE_CHARS = 4000
+MAX_REFERENCES = 10
+MAX_FRAGMENTS = 4
+MAX_ROWS = 600
 
 
 class CitedSource(NamedTuple):
@@ -68,6 +73,30 @@ def canonical(text: str) -> str:
     return _NON_WORD.sub(" ", text.lower()).strip()
 
 
+def split_citations(line: str) -> tuple[str, list[int]] | None:
+    """(text, numbers) of a line ending in citations (then maybe an italic grade), else None; linear time.
+
+    >>> split_citations("- Surgery first. [1][3] *(Level of evidence C1 (PDQ))*")
+    ('- Surgery first.', [1, 3])
+    >>> split_citations("No citation here.") is None
+    True
+    """
+    end = len(line.rstrip())
+    if line.endswith(")*", 0, end):
+        grade = line.rfind("*(", 0, end)
+        if grade != -1:
+            end = len(line[:grade].rstrip())
+    numbers: list[int] = []
+    while line.endswith("]", 0, end):
+        start = line.rfind("[", max(0, end - 5), end)
+        digits = line[start + 1: end - 1] if start != -1 else ""
+        if not digits.isdigit():
+            break
+        numbers.append(int(digits))
+        end = start
+    return (line[:end].rstrip(), numbers[::-1]) if numbers else None
+
+
 def parse_sources(markdown: str) -> list[CitedSource]:
     """The references of a rendered answer (by number) with the statements that cite them; [] for other text."""
     titles: dict[int, str] = {}
@@ -83,6 +112,8 @@ def parse_sources(markdown: str) -> list[CitedSource]:
         return f"[{n}]"
 
     for raw in markdown.splitlines():
+        if len(raw) > MAX_LINE_CHARS:
+            continue
         line = _CITE_LINK.sub(link, raw)
         ref = _REFERENCE.match(line)
         if ref:
@@ -93,14 +124,14 @@ def parse_sources(markdown: str) -> list[CitedSource]:
             if url:
                 urls[n] = url.group(1)
             continue
-        stated = _STATEMENT.match(line)
+        stated = split_citations(line)
         if not stated:
             continue
-        text = unescape(_LEAD.sub("", stated.group(1))).strip().strip("*").strip()
-        for n in map(int, _NUMBER.findall(stated.group(2))):
+        text = unescape(_LEAD.sub("", stated[0])).strip().strip("*").strip()
+        for n in stated[1]:
             if text and text not in statements.setdefault(n, []):
                 statements[n].append(text)
-    numbers = sorted(set(titles) | set(urls))
+    numbers = sorted(set(titles) | set(urls))[:MAX_REFERENCES]
     return [CitedSource(n, titles.get(n, ""), urls.get(n, ""), rest.get(n, ""), tuple(statements.get(n, [])))
             for n in numbers]
 
@@ -124,10 +155,13 @@ class SourceFinder:
         both = [d for d in by_title if d in set(by_url)]
         return (both or by_title or by_url)[:MAX_CANDIDATE_DOCS]
 
-    def with_citations(self, turns: list[Turn]) -> list[Turn]:
-        """``turns`` where each one with an answer text but no cited chunk ids gets those its text names."""
-        return [turn if turn.cited_chunk_ids or not turn.answer
-                else turn.model_copy(update={"cited_chunk_ids": self.chunk_ids(turn.answer)}) for turn in turns]
+    def with_citations(self, turns: list[Turn], recent: int = MAX_CONTEXT_TURNS) -> list[Turn]:
+        """``turns`` where each of the ``recent`` last ones (those follow-up resolution looks at) with an answer
+        text but no cited chunk ids gets those its text names."""
+        cut = max(0, len(turns) - recent)
+        return turns[:cut] + [turn if turn.cited_chunk_ids or not turn.answer
+                              else turn.model_copy(update={"cited_chunk_ids": self.chunk_ids(turn.answer)})
+                              for turn in turns[cut:]]
 
     def topics(self, chunk_ids: Sequence[str]) -> list[str]:
         """The topics (focus, else title) of the documents of ``chunk_ids``, in order, unknown ids left out."""
@@ -151,13 +185,15 @@ class SourceFinder:
         if not docs:
             return []
         store = self.store
-        rows = [r for d in docs for r in store.rows_of_document(d)]
-        fragments = [f for s in source.statements for f in map(canonical, s.split("…")) if len(f) >= MIN_FRAGMENT_CHARS]
+        rows = [r for d in docs for r in store.rows_of_document(d)][:MAX_ROWS]
+        pieces = [p for s in source.statements for p in s.split("…") if len(canonical(p)) >= MIN_FRAGMENT_CHARS]
         found: list[str] = []
-        if fragments:
-            texts = {r: canonical(store.chunks[r].text) for r in rows}
-            for fragment in fragments:
-                found += [store.chunks[r].chunk_id for r in rows if fragment in texts[r]][:2]
+        for piece in pieces[:MAX_FRAGMENTS]:
+            # a plain substring test on its longest word narrows the rows; the canonical text then decides
+            probe = max(_WORD.findall(piece), key=len)
+            fragment = canonical(piece)
+            found += [store.chunks[r].chunk_id for r in rows
+                      if probe in store.chunks[r].text and fragment in canonical(store.chunks[r].text)][:2]
         if found:
             return list(dict.fromkeys(found))
         if source.section_text:
