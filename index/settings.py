@@ -30,6 +30,10 @@ class EmbeddingSettings(Section):
         True, description="Keep a persistent cache of text embeddings per model (<data_dir>/cache/embeddings): "
         "rebuilds and builds resumed after an interruption embed only texts never seen before."
     )
+    cache_slice: int = Field(
+        8192, ge=1, description="New texts embedded between two writes of the embedding cache: what a build "
+        "interrupted by a kill or Ctrl-C keeps (at most one slice is lost)."
+    )
     batch_size: int = Field(32, ge=1, le=1024, description="Texts per encode batch.")
     device: str = Field("cpu", description="torch device for the encoder.")
     torch_threads: int | None = Field(None, ge=1, description="torch intra-op threads; None = torch default.")

@@ -37,7 +37,8 @@ class Embedded:
 def open_cache(settings: IngestConfig, embedder: Embedder) -> EmbeddingCache:
     """The persistent embedding cache of ``embedder``'s model under ``<data_dir>/cache/embeddings``."""
     return EmbeddingCache(settings.paths.data_dir / "cache" / "embeddings",
-                          f"{embedder.info.name}-{embedder.info.fingerprint}".replace("/", "_"), embedder.info.dimension)
+                          f"{embedder.info.name}-{embedder.info.fingerprint}".replace("/", "_"), embedder.info.dimension,
+                          slice_size=settings.embedding.cache_slice)
 
 
 def seed_cache(cache: EmbeddingCache, index: LoadedIndex) -> int:

@@ -15,6 +15,7 @@ serving process reads for ``/readyz``, the page banner and the metrics.
 
 from __future__ import annotations
 
+import os
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -27,13 +28,14 @@ from core.fileio import atomic_write_text
 class BuildProgress(BaseModel):
     """Where a build is: stage (``lexical`` or ``dense``), step (``load``, ``chunk``, ``embed``, ``write``) and how far."""
 
-    state: str = Field("building", description="building, done or failed.")
+    state: str = Field("building", description="building, done, failed, or interrupted (its builder died).")
     stage: str = Field("", description="lexical (keyword index over every document) or dense (vectors).")
     step: str = Field("", description="load, chunk, embed or write.")
     done: int = 0
     total: int = 0
     eta_s: float | None = Field(None, description="Estimated seconds left in this step (from its rate so far).")
     message: str = ""
+    pid: int = Field(default_factory=os.getpid, description="Process that wrote it (the builder).")
     updated: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
 
     @property
@@ -65,8 +67,22 @@ class ProgressFile:
 
 
 def read_progress(path: Path) -> BuildProgress | None:
-    """The progress last written to ``path`` (None when there is none or it is unreadable)."""
+    """The progress last written to ``path`` (None when there is none or it is unreadable); a build whose writer
+    died (a kill, a crash) reads as ``interrupted``."""
     try:
-        return BuildProgress.model_validate_json(Path(path).read_bytes())
+        progress = BuildProgress.model_validate_json(Path(path).read_bytes())
     except (OSError, ValidationError, ValueError):
         return None
+    if progress.state == "building" and not _alive(progress.pid):
+        progress.state, progress.eta_s = "interrupted", None
+    return progress
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -27,6 +27,7 @@ from app.query.safety import detect_emergency
 from app.query.schemas import (
     Answer,
     AnswerRequest,
+    IndexCoverage,
     SearchRequest,
     SearchResponse,
     Trace,
@@ -35,7 +36,7 @@ from app.query.schemas import (
 from app.query.settings import QueryConfig
 from app.query.spelling import Speller
 from app.query.timings import record_timings
-from core.contracts import DISCLAIMERS, EMERGENCY_NOTICE, PENDING_REVIEW_NOTICE
+from core.contracts import DISCLAIMERS, EMERGENCY_NOTICE, PARTIAL_INDEX_NOTICE, PENDING_REVIEW_NOTICE
 from core.models import DocType
 from index.embedding import Embedder, get_embedder
 from index.lexical import LexicalIndex, tokenize
@@ -87,6 +88,15 @@ def unknown_names(lexical: LexicalIndex, query: str, count_pieces: Callable[[str
     return unknown, corrections
 
 
+def index_coverage(index: LoadedIndex) -> IndexCoverage:
+    """What the loaded version can serve: a lexical-only version (first build stage) has no dense retrieval."""
+    dense = getattr(index, "dense", True)
+    return IndexCoverage(partial=not dense, retrievers=["bm25", "dense"] if dense else ["bm25"],
+                         share={"bm25": 1.0, "dense": 1.0 if dense else 0.0},
+                         documents=len(index.store.documents), version=index.path.name,
+                         notice=None if dense else PARTIAL_INDEX_NOTICE)
+
+
 class AnswerPipeline:
     """Holds the loaded index, model and question bank; safe to share between request threads."""
 
@@ -97,8 +107,9 @@ class AnswerPipeline:
         self.settings = settings
         self.engine = SearchEngine(index, embedder, settings.retrieval)
         self.sentences = SentenceVectors.load(index.path)
-        self.speller = Speller(index.lexical.vocabulary())
+        self.speller = Speller(index.lexical.vocabulary(), index.lexical.document_frequency)
         self.bank = bank
+        self.coverage = index_coverage(index)
         self.generator = create_generator(settings.answer)
         self.abstainer = Abstainer(settings.answer)
         self._lock = threading.Lock()
@@ -156,6 +167,7 @@ class AnswerPipeline:
             question=request.question, resolved_question=resolved.text, audience=request.audience,
             disclaimer=DISCLAIMERS[request.audience],
             safety_notice=EMERGENCY_NOTICE if detect_emergency(request.question) else None,
+            index=self.coverage,
         )
         if reason:
             answer.abstained, answer.abstain_reason = True, reason

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from app.query.escaping import md_escape, safe_url
 from app.query.schemas import Answer, Reference, Statement
-from core.contracts import ABSTENTION_COVERED_PREFIX, format_citations
+from core.contracts import ABSTENTION_COVERED_PREFIX, PARTIAL_INDEX_NOTICE, format_citations
 
 
 def _inline(text: str) -> str:
@@ -60,6 +60,8 @@ def render_markdown(answer: Answer) -> str:
     out: list[str] = []
     if answer.safety_notice:
         out += [f"> ⚠️ **{answer.safety_notice}**", ""]
+    if answer.index is not None and answer.index.partial:  # still building: say what served the answer
+        out += [f"> ⏳ {answer.index.notice or PARTIAL_INDEX_NOTICE}", ""]
     if answer.abstained:
         out += [f"**{_inline(answer.abstain_reason or 'No answer.')}**", ""]
         if answer.covered_topics:

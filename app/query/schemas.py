@@ -170,6 +170,20 @@ class ReviewInfo(BaseModel):
                                          "from an article: it may be worded differently from the one asked).")
 
 
+class IndexCoverage(BaseModel):
+    """Which retrievers served an answer and what share of the indexed chunks each covered (a partial index is
+    still being built: the first stage is lexical-only)."""
+
+    partial: bool = Field(description="True while the index is still being built (not every retriever is ready).")
+    retrievers: list[str] = Field(description="Retrievers that ranked the passages, e.g. ['bm25'] or "
+                                  "['bm25', 'dense'].")
+    share: dict[str, float] = Field(description="Share of the indexed chunks each retriever covers (0-1).")
+    documents: int = Field(description="Documents in the served index version.")
+    version: str = Field(description="The served index version directory name.")
+    notice: str | None = Field(None, description="What readers are told while the index is partial "
+                               "(core.contracts.PARTIAL_INDEX_NOTICE); None for a complete index.")
+
+
 class Answer(BaseModel):
     """A cited answer: bottom line, sections of statements, references, related questions, disclaimer."""
 
@@ -191,4 +205,6 @@ class Answer(BaseModel):
                                       "(core.contracts.PENDING_REVIEW_NOTICE); None when abstaining.")
     review: ReviewInfo | None = Field(None, description="Set when the answer is stored as, or served from, an "
                                       "article of the review workflow.")
+    index: IndexCoverage | None = Field(None, description="What served the answer; ``partial`` while the index is "
+                                        "still being built (core.contracts.PARTIAL_INDEX_NOTICE is shown then).")
     trace: Trace | None = None
