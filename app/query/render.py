@@ -1,7 +1,11 @@
 """Markdown rendering of an ``Answer``, shared by the CLI and the chat API.
 
 Layout: safety notice, bold bottom line, sections of bullets ending in [n], References (type label, title, issuer,
-year, pages, link), Related questions, disclaimer. Every piece of source text, metadata and user text is escaped
+year, pages, link), Related questions, disclaimer. With ``link_citations`` (the chat API) each [n] is a Markdown link
+to its source's URL titled with the source's title, ``[[1]](https://... "Title")``: chat front-ends render it as a
+clickable "[1]" (Open WebUI opens links in a new tab and gives headings no ids, so an in-message anchor such as
+``#ref-1`` would lead nowhere), and a turn sent back as text still names its sources (:mod:`app.query.recovery`).
+A reference without a URL keeps a plain [n]. Every piece of source text, metadata and user text is escaped
 (:func:`app.query.escaping.md_escape`) and links are strict http(s) URLs (:func:`app.query.escaping.safe_url`), so a document
 or a question cannot inject markup or a ``javascript:`` link into a client that renders Markdown with HTML on.
 """
@@ -18,9 +22,36 @@ def _inline(text: str) -> str:
     return md_escape(" ".join(text.split()))
 
 
-def _statement(st: Statement) -> str:
+Links = dict[int, tuple[str, str]]
+
+
+def _cites(numbers: list[int], links: Links | None) -> str:
+    """``[1][2]``, or with ``links`` (n -> (url, title)) ``[[1]](url "title")`` for each number that has a URL.
+
+    >>> _cites([2, 1], {1: ("https://x.example/a", "Wilms Tumor")})
+    '[[1]](https://x.example/a "Wilms Tumor")[2]'
+    """
+    if not links:
+        return format_citations(numbers)
+    out = []
+    for n in sorted(set(numbers)):
+        if n in links:
+            url, title = links[n]
+            out.append(f'[[{n}]]({url} "{title}")')
+        else:
+            out.append(f"[{n}]")
+    return "".join(out)
+
+
+def citation_links(answer: Answer) -> Links:
+    """Reference number -> (safe URL, escaped title for a link title) of every reference with a URL."""
+    return {ref.n: (url, _inline(ref.title).replace('"', '\\"')) for ref in answer.references
+            if (url := safe_url(ref.url))}
+
+
+def _statement(st: Statement, links: Links | None = None) -> str:
     grade = f" *({_inline(st.grade)})*" if st.grade else ""
-    return f"{_inline(st.text)} {format_citations(st.citations)}{grade}"
+    return f"{_inline(st.text)} {_cites(st.citations, links)}{grade}"
 
 
 def render_reference(ref: Reference) -> str:
@@ -56,7 +87,10 @@ def _review_lines(answer: Answer) -> list[str]:
     return [f"> ⚠️ {status}{_inline(answer.review_notice)}", ""]
 
 
-def render_markdown(answer: Answer) -> str:
+def render_markdown(answer: Answer, *, link_citations: bool = False, related: bool = True) -> str:
+    """The answer as Markdown; ``link_citations`` links each [n] to its source, ``related=False`` leaves out the
+    related questions (for clients that suggest follow-ups themselves)."""
+    links = citation_links(answer) if link_citations else None
     out: list[str] = []
     if answer.safety_notice:
         out += [f"> ⚠️ **{answer.safety_notice}**", ""]
@@ -68,20 +102,20 @@ def render_markdown(answer: Answer) -> str:
             out += [f"{ABSTENTION_COVERED_PREFIX} " + "; ".join(map(md_escape, answer.covered_topics)) + ".", ""]
     elif answer.bottom_line:
         grade = f" *({_inline(answer.bottom_line.grade)})*" if answer.bottom_line.grade else ""
-        out += [f"**{_inline(answer.bottom_line.text)}** {format_citations(answer.bottom_line.citations)}{grade}", ""]
+        out += [f"**{_inline(answer.bottom_line.text)}** {_cites(answer.bottom_line.citations, links)}{grade}", ""]
     if answer.currency_notice:  # medcite's own wording (contracts.SUPERSEDED_NOTICE): its [n] are citations
         out += [f"> ⚠️ {answer.currency_notice}", ""]
     out += _review_lines(answer)
     for section in answer.sections:
         out += [f"### {_inline(section.heading)}", ""]
-        out += [f"{f'{i}.' if section.ordered else '-'} {_statement(st)}"
+        out += [f"{f'{i}.' if section.ordered else '-'} {_statement(st, links)}"
                 for i, st in enumerate(section.statements, start=1)]
         out.append("")
     if answer.references:
         out += ["### References", ""]
         out += [render_reference(ref) for ref in answer.references]
         out.append("")
-    if answer.related_questions:
+    if answer.related_questions and related:
         out += ["### Related questions", ""]
         out += [f"- {_inline(q)}" for q in answer.related_questions]
         out.append("")
