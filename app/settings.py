@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from app.http.settings import SecuritySettings, ServerSettings
+from app.http.settings import ChatSettings, SecuritySettings, ServerSettings
 from app.query.settings import AnswerSettings, LimitSettings, RetrievalSettings
 from app.review.settings import ReviewSettings
 from core.settings import PathSettings, deep_merge
@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     limits: LimitSettings = Field(default_factory=LimitSettings, description="Request limits.")
     server: ServerSettings = Field(default_factory=ServerSettings, description="HTTP service.")
     security: SecuritySettings = Field(default_factory=SecuritySettings, description="Keys, limits, CORS, logging.")
+    chat: ChatSettings = Field(default_factory=ChatSettings, description="Chat API rendering for front-ends.")
     review: ReviewSettings = Field(
         default_factory=ReviewSettings, description="Review store: stored articles, reviewers, matching, retention."
     )

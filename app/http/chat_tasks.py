@@ -55,6 +55,12 @@ patients person people someone thing things kind way ways can could would should
 know known mean means really also left right""".split())
 TITLE_WORDS = 5
 MAX_SUGGESTIONS = 5
+#: Suggestions found in the history below this many are topped up from the pipeline (a truncated history may keep
+#: only the tail of the Related questions).
+MIN_SUGGESTIONS = 3
+#: Built-in tools Open WebUI (0.6-0.12) offers with every chat request; two of them identify it.
+OPEN_WEBUI_TOOLS = frozenset({"search_chats", "view_chat", "search_notes", "view_note", "search_memories",
+                              "query_knowledge_files", "view_knowledge_file", "search_knowledge_bases"})
 
 
 class BackgroundTask(NamedTuple):
@@ -120,6 +126,20 @@ def _bounded(history: list[Message]) -> list[Message]:
     return [(role, text[:MAX_HISTORY_MESSAGE_CHARS]) for role, text in history]
 
 
+def suggests_follow_ups(tool_names: list[str], headers: dict[str, str] | None = None) -> bool:
+    """Whether the client makes its own follow-up suggestions (Open WebUI: by its built-in tools, or the user-info
+    headers it can forward); then the answer's Related questions would show twice.
+
+    >>> suggests_follow_ups(["get_current_timestamp", "search_chats", "view_note"])
+    True
+    >>> suggests_follow_ups([], {"x-openwebui-user-id": "u1"}), suggests_follow_ups(["lookup"])
+    (True, False)
+    """
+    if len(OPEN_WEBUI_TOOLS.intersection(tool_names)) >= 2:
+        return True
+    return any(name.lower().startswith("x-openwebui-") for name in (headers or {}))
+
+
 def title_words(question: str, weigh: Callable[[str], dict[str, float]] | None = None,
                 limit: int = TITLE_WORDS) -> list[str]:
     """The question's content words in order; with ``weigh`` (word -> weight) the ``limit`` heaviest are kept.
@@ -153,11 +173,13 @@ def related_from_history(history: list[Message]) -> list[str]:
 
 
 def reply_to_task(task: BackgroundTask, related: Callable[[str, list[Message]], list[str]] | None = None,
-                  weigh: Callable[[str], dict[str, float]] | None = None) -> str:
+                  weigh: Callable[[str], dict[str, float]] | None = None,
+                  topics: Callable[[list[Message]], list[str]] | None = None) -> str:
     """The reply text: JSON like ``{"title": "..."}`` when asked for JSON, else plain text.
 
-    ``related(question, history)`` supplies follow-up suggestions when the history carries none (e.g. by
-    answering the last question); ``weigh`` ranks title words (e.g. by IDF in the index).
+    ``related(question, history)`` supplies follow-up suggestions when the history carries fewer than
+    :data:`MIN_SUGGESTIONS` (e.g. by answering the last question in its conversation); ``weigh`` ranks title words
+    (e.g. by IDF in the index); ``topics(history)`` names the topics of the sources the answers cited (a tag).
     """
     questions = [text for role, text in task.history if role == "user" and text]
     first, last = (questions[0], questions[-1]) if questions else ("", "")
@@ -166,11 +188,13 @@ def reply_to_task(task: BackgroundTask, related: Callable[[str, list[Message]], 
         value = make_title(first, weigh)
     elif task.kind == "tags":
         words = title_words(" ".join(questions), weigh, limit=2)
-        value = ["Health"] + [w[:1].upper() + w[1:] for w in words]
+        found = (topics(task.history) if topics is not None else [])[:1]
+        tags = ["Health", *found, *(w[:1].upper() + w[1:] for w in words)]
+        value = [t for i, t in enumerate(tags) if t.lower() not in {u.lower() for u in tags[:i]}]
     elif task.kind == "follow_ups":
         value = related_from_history(task.history)
-        if not value and last and related is not None:
-            value = related(last, task.history)
+        if len(value) < MIN_SUGGESTIONS and last and related is not None:
+            value += [q for q in related(last, task.history) if q not in value]
         value = value[:MAX_SUGGESTIONS]
     elif task.kind == "queries":
         value = []  # medcite answers from its own index: no web search wanted

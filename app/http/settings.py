@@ -6,14 +6,47 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from core.settings import Section, env_flag, env_list
 
 
+class ChatSettings(Section):
+    """How the OpenAI-compatible chat API renders answers for chat front-ends."""
+
+    link_citations: bool = Field(
+        True, description="Render each [n] as a Markdown link to its source's URL (titled with the source's title); "
+        "false = plain [n] as in the CLI."
+    )
+    related_questions: Literal["auto", "always", "never"] = Field(
+        "auto", description="Related questions in the chat Markdown: 'auto' leaves them out when the client suggests "
+        "follow-ups itself (Open WebUI, recognised by its built-in tools or headers; it then gets them through its "
+        "follow-up request), 'always' or 'never'. A request can override it with medcite.related_questions."
+    )
+
+
 class ServerSettings(Section):
     host: str = Field("127.0.0.1", description="Bind address for `medcite serve`.")
     port: int = Field(8000, ge=1, le=65535, description="TCP port for `medcite serve`.")
+    build_on_start: bool = Field(
+        False, description="Build the index in the background at start (app.http.build): a first run serves a "
+        "lexical-only version within minutes, then the complete one; an existing index is updated incrementally. "
+        "`medcite serve` turns it on (--no-build turns it off)."
+    )
+    build_timeout_s: float = Field(7200.0, gt=0, description="Time limit for one stage of the background build.")
+    workers: int = Field(
+        2, ge=1, le=32, description="Worker processes of `medcite serve`. Above 1 the index and model are loaded "
+        "once and the workers forked from that process share them copy-on-write (app.http.workers); 2 was "
+        "fastest on 2 cores (var/notes/issue13-ops.md). 1 serves from a single process."
+    )
+    index_poll_seconds: float = Field(
+        2.0, ge=0, description="How often each serving process checks the index's CURRENT pointer and swaps in a "
+        "version another process made current (0 = never)."
+    )
+    mcp: bool = Field(True, description="Serve the MCP tools over streamable HTTP at /v1/mcp (needs the 'mcp' extra).")
+    metrics: bool = Field(True, description="Serve Prometheus metrics at GET /metrics.")
 
 
 class SecuritySettings(Section):

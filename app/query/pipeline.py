@@ -21,6 +21,7 @@ from app.query.errors import RequestError
 from app.query.expand import expand_query
 from app.query.followup import resolve_followup
 from app.query.generator import Evidence, create_generator
+from app.query.recovery import SourceFinder
 from app.query.related import QuestionBank
 from app.query.retrieval import SearchEngine
 from app.query.safety import detect_emergency
@@ -113,6 +114,14 @@ class AnswerPipeline:
         self.generator = create_generator(settings.answer)
         self.abstainer = Abstainer(settings.answer)
         self._lock = threading.Lock()
+        self._sources: SourceFinder | None = None
+
+    @property
+    def sources(self) -> SourceFinder:
+        """Maps the references of answers sent back as text to this index (built on first use)."""
+        if self._sources is None:
+            self._sources = SourceFinder(self.index.store)
+        return self._sources
 
     @classmethod
     def from_settings(cls, settings: QueryConfig) -> "AnswerPipeline":
@@ -129,7 +138,7 @@ class AnswerPipeline:
         timings: dict[str, float] = {}
         hits = self.engine.search(expand_query(request.query), k=request.top_k, retriever=request.retriever,
                                   filters=request.filters, timings=timings)
-        record_timings(timings)
+        record_timings(timings, "search")
         return SearchResponse(query=request.query, retriever=request.retriever,
                               passages=self.engine.passages(hits), timings_ms=_rounded(timings))
 
@@ -143,7 +152,8 @@ class AnswerPipeline:
             raise RequestError(f"{len(request.turns)} earlier turns; the limit is {limits.max_turns}")
         t0 = time.perf_counter()
         timings: dict[str, float] = {}
-        resolved = resolve_followup(request.question, request.turns, self.embedder.encode)
+        turns = self.sources.with_citations(request.turns)  # turns sent back as text only (chat front-ends)
+        resolved = resolve_followup(request.question, turns, self.embedder.encode, self.sources.topics)
         unknown, corrections = unknown_names(self.index.lexical, resolved.text, self.embedder.count_tokens,
                                              self.speller)
         search_text = expand_query(resolved.text)
@@ -184,7 +194,8 @@ class AnswerPipeline:
             )
         timings["related"] = _ms(t)
         timings["total"] = _ms(t0)
-        record_timings(timings)
+        record_timings(timings, "answer", {"audience": request.audience,
+                                           "outcome": "abstained" if answer.abstained else "answered"})
         if request.debug:
             answer.trace = Trace(
                 resolved_query=search_text, topic_shift=resolved.topic_shift if request.turns else None,

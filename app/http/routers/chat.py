@@ -4,21 +4,28 @@ Chat front-ends (Open WebUI, LibreChat, the ``openai`` package) talk to medcite 
 
 * The whole ``messages`` list is the conversation. The last user message is the question; each earlier user
   message becomes a ``Turn`` whose ``answer`` is the assistant message after it. When that assistant message
-  carries the structured answer back in its ``medcite`` field, the chunks it cited become ``cited_chunk_ids``
-  (nothing else is parsed out of earlier replies).
+  carries the structured answer back in its ``medcite`` field, the chunks it cited become ``cited_chunk_ids``;
+  when it is plain ``content`` (Open WebUI, LibreChat), the pipeline recovers them from the Markdown's
+  References and citation links (``app.query.recovery``). An over-long reply keeps its start and its end
+  (where the References are).
 * Audience: model ``medcite`` answers clinicians, ``medcite-patient`` patients; a system message saying
   ``audience: patient`` / ``audience: clinician`` (or "for patients", "plain language", "for clinicians",
   "healthcare professional") overrides the model name.
 * The reply ``content`` is the Markdown answer (``app.query.render.render_markdown``): bold bottom line, sections,
   bullets with [n], References, Related questions, disclaimer, so front-ends that drop unknown fields still show
-  the citations. The structured ``Answer`` rides along in the extra top-level field ``medcite`` of the completion
-  (of the last chunk when streaming).
+  the citations. Each [n] links to its source's URL (``chat.link_citations``); the Related questions are left out
+  when the client suggests follow-ups itself (``chat.related_questions``, ``medcite.related_questions``): Open
+  WebUI then gets them through its follow-up request instead of showing them twice. The structured ``Answer``
+  rides along in the extra top-level field ``medcite`` of the completion (of the last chunk when streaming).
 * Streaming sends server-sent events: a first chunk with the role, the Markdown line by line, a last chunk with
   ``finish_reason: "stop"``, an optional usage chunk (``stream_options.include_usage``), then ``data: [DONE]``.
 * ``usage`` counts approximate tokens as whitespace-separated words (medcite generates no tokens; the counts
   exist for front-ends that display them). ``max_tokens`` and sampling parameters are accepted and ignored:
   an answer is never cut, so its citations and disclaimer always arrive.
-* Background prompts for a chat title, tags or follow-up suggestions get short replies (``app.http.chat_tasks``).
+* Background prompts for a chat title, tags or follow-up suggestions get short replies (``app.http.chat_tasks``)
+  from what survives of their (possibly truncated) history: follow-up suggestions are the related questions of
+  the last question asked in its conversation, tags name the topic of the cited sources.
+* ``tools`` (Open WebUI sends ~26 KB of tool definitions with every chat request) are accepted and ignored.
 * Errors use OpenAI's shape ``{"error": {"message", "type", "param", "code"}}``: 400 for bad input, 404 for an
   unknown model, 503 while the index loads.
 """
@@ -35,7 +42,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ValidationError
 
-from app.http.chat_tasks import detect_task, reply_to_task
+from app.http.chat_tasks import detect_task, reply_to_task, suggests_follow_ups
 from app.http.chat_wire import (ChatCompletionRequest, ChatError, ChatOptions, ModelCard, ModelList, OpenAIRoute,
                            Usage)
 from app.query.render import render_markdown
@@ -79,7 +86,7 @@ def to_answer_request(request: ChatCompletionRequest, max_turns: int = MAX_TURNS
     for n, pos in enumerate(users[:-1]):
         question = convo[pos][1].text().strip()[:2000]
         replies = [m for _, m in convo[pos + 1: users[n + 1]] if m.role == "assistant"]
-        answer = "\n\n".join(m.text() for m in replies)[:MAX_TURN_ANSWER_CHARS] or None
+        answer = clip_reply("\n\n".join(m.text() for m in replies)) or None
         cited = [cid for m in replies if m.medcite for cid in m.medcite.cited_chunk_ids()][:50]
         if question:
             turns.append(Turn(question=question, answer=answer, cited_chunk_ids=cited))
@@ -92,6 +99,31 @@ def to_answer_request(request: ChatCompletionRequest, max_turns: int = MAX_TURNS
         msg = str(exc.errors()[0].get("msg", "invalid")).removeprefix("Value error, ")
         raise ChatError(400, f"messages[{index}].content: {msg}", param=f"messages[{index}].content",
                         code="invalid_value") from None
+
+
+def clip_reply(text: str, limit: int = MAX_TURN_ANSWER_CHARS) -> str:
+    """``text`` within ``limit`` characters: its start and its end (the References), joined by a line "…".
+
+    >>> clip_reply("a" * 8 + "b" * 8, limit=11)
+    'aaaaa\\n…\\nbbb'
+    """
+    if len(text) <= limit:
+        return text
+    head = (limit - 3) // 2 + 1
+    return f"{text[:head]}\n…\n{text[len(text) - (limit - 3 - head):]}"
+
+
+def history_turns(history: list[tuple[str, str]]) -> list[Turn]:
+    """The (role, text) messages of a background prompt's history as turns: each user message with the assistant
+    replies after it (the last question keeps its answer too: it is the context of what to suggest next)."""
+    turns: list[Turn] = []
+    for role, text in history:
+        if role == "user" and text.strip():
+            turns.append(Turn(question=text.strip()[:2000]))
+        elif role == "assistant" and turns:
+            joined = f"{turns[-1].answer}\n\n{text}" if turns[-1].answer else text
+            turns[-1] = Turn(question=turns[-1].question, answer=clip_reply(joined))
+    return turns
 
 
 def words(text: str) -> int:
@@ -155,13 +187,18 @@ def _respond(request: Request, body: ChatCompletionRequest) -> _Reply:
     pipeline = request.app.state.medcite.pipeline
     task = detect_task([(m.role, m.text()) for m in body.messages])
     if task is not None:
+        max_turns = getattr(getattr(pipeline, "settings", None), "limits", None)
+        max_turns = max_turns.max_turns if max_turns is not None else MAX_TURNS
+
         def related(question: str, history: list[tuple[str, str]]) -> list[str]:
             if pipeline is None:
                 return []
-            return pipeline.answer(AnswerRequest(question=question[:2000])).related_questions
+            turns = history_turns(history)[-max_turns:] if max_turns else []
+            return pipeline.answer(AnswerRequest(question=question[:2000], turns=turns)).related_questions
 
         weigh = _idf_weigher(pipeline)
-        return _Reply(model=body.model, content=reply_to_task(task, related, weigh), prompt_tokens=prompt_tokens)
+        content = reply_to_task(task, related, weigh, _source_topics(pipeline))
+        return _Reply(model=body.model, content=content, prompt_tokens=prompt_tokens)
     limits = getattr(getattr(pipeline, "settings", None), "limits", None)
     answer_request = to_answer_request(body, limits.max_turns if limits is not None else MAX_TURNS)
     if pipeline is None:
@@ -172,7 +209,27 @@ def _respond(request: Request, body: ChatCompletionRequest) -> _Reply:
         answer = request.app.state.review_desk.answer(pipeline, answer_request)  # approved articles, storing
     except ValueError as exc:  # the request breaks a configured limit or has contradictory filters
         raise ChatError(400, str(exc)) from None
-    return _Reply(model=body.model, content=render_markdown(answer), answer=answer, prompt_tokens=prompt_tokens)
+    chat = request.app.state.medcite.settings.chat
+    show_related = (body.medcite.related_questions if body.medcite and body.medcite.related_questions is not None
+                    else chat.related_questions == "always" or chat.related_questions == "auto"
+                    and not suggests_follow_ups(body.tool_names(), dict(request.headers)))
+    content = render_markdown(answer, link_citations=chat.link_citations, related=show_related)
+    return _Reply(model=body.model, content=content, answer=answer, prompt_tokens=prompt_tokens)
+
+
+def _source_topics(pipeline: Any) -> Callable[[list[tuple[str, str]]], list[str]] | None:
+    """history -> topics of the sources its assistant messages cite (recovered from their Markdown); None without
+    an index."""
+    sources = getattr(pipeline, "sources", None)
+    if sources is None:
+        return None
+
+    def topics(history: list[tuple[str, str]]) -> list[str]:
+        found = [t for role, text in reversed(history) if role == "assistant"
+                 for t in sources.topics(sources.chunk_ids(text))]
+        return list(dict.fromkeys(found))
+
+    return topics
 
 
 def _idf_weigher(pipeline: Any) -> Callable[[str], dict[str, float]] | None:

@@ -122,8 +122,10 @@ def test_completion_wire_format_content_and_structured_answer(client: TestClient
     content = choice["message"]["content"]
     assert choice["message"]["role"] == "assistant"
     answer = fake.answer(fake.requests[0])
-    assert content == render_markdown(answer)
-    assert content.startswith("**Obtain a CT scan of the abdomen.** [1]")
+    assert content == render_markdown(answer, link_citations=True)
+    # every [n] links to its source, titled with the source's title
+    assert content.startswith('**Obtain a CT scan of the abdomen.** [[1]](https://www.cancer.gov/wilms '
+                              '"Wilms Tumor Treatment (PDQ)")')
     assert {int(n) for n in CITATION_RE.findall(content)} == {1, 2}
     assert DISCLAIMERS["clinician"] in content and "### References" in content and RELATED[0] in content
     assert body["medcite"]["bottom_line"]["text"] == "Obtain a CT scan of the abdomen."
@@ -145,7 +147,7 @@ def test_streaming_sends_role_lines_stop_and_done(client: TestClient, fake: Fake
     content_chunks = [c for c in chunks if c["choices"] and c["choices"][0]["delta"].get("content")]
     assert len(content_chunks) > 5  # line by line, not one blob
     text = "".join(c["choices"][0]["delta"]["content"] for c in content_chunks)
-    assert text == render_markdown(fake.answer(fake.requests[0]))
+    assert text == render_markdown(fake.answer(fake.requests[0]), link_citations=True)
     finish = [c for c in chunks if c["choices"] and c["choices"][0]["finish_reason"]]
     assert len(finish) == 1 and finish[0]["choices"][0]["finish_reason"] == "stop"
     assert finish[0]["medcite"]["references"][1]["title"] == "Neuroblastoma"
@@ -239,6 +241,48 @@ def test_history_without_structured_answer_keeps_text_only(client, fake) -> None
     assert request.question == "How is it treated?"
 
 
+def test_an_over_long_reply_keeps_its_start_and_its_references(client, fake) -> None:
+    long_reply = "**Bottom line.** [1]\n\n" + "- filler statement [1]\n" * 2000 + "### References\n\n1. *Guideline* — **T**."
+    chat(client, user("What causes neuroblastoma?"), {"role": "assistant", "content": long_reply},
+         user("How is it treated?"))
+    [turn] = fake.requests[-1].turns
+    assert len(turn.answer) <= 20000 < len(long_reply)
+    assert turn.answer.startswith("**Bottom line.** [1]") and turn.answer.endswith("1. *Guideline* — **T**.")
+
+
+# Open WebUI's built-in tools, as it sends them with every chat request (names only; the real list is ~26 KB).
+OPEN_WEBUI_TOOLS = [{"type": "function", "function": {"name": n, "description": "...", "parameters": {}}}
+                    for n in ("get_current_timestamp", "search_chats", "view_chat", "search_notes", "view_note")]
+
+
+@pytest.mark.parametrize("extra, headers, shown", [
+    ({}, {}, True),  # a plain OpenAI client: the Markdown carries the related questions
+    ({"tools": OPEN_WEBUI_TOOLS}, {}, False),  # Open WebUI asks for follow-ups itself: not twice
+    ({}, {"X-OpenWebUI-User-Id": "u1"}, False),  # its forwarded user headers tell it too
+    ({"tools": OPEN_WEBUI_TOOLS, "medcite": {"related_questions": True}}, {}, True),  # the request decides
+    ({"medcite": {"related_questions": False}}, {}, False),
+    ({"tools": [{"type": "function", "function": {"name": "lookup_drug"}}]}, {}, True),  # other tools: shown
+])
+def test_related_questions_are_left_out_when_the_client_suggests_follow_ups(client, extra, headers, shown) -> None:
+    body = client.post("/v1/chat/completions", headers=headers,
+                       json={"model": "medcite", "messages": [user("How is Wilms tumor treated?")], **extra}).json()
+    content = body["choices"][0]["message"]["content"]
+    assert ("### Related questions" in content) is shown and (RELATED[0] in content) is shown
+    assert body["medcite"]["related_questions"] == RELATED  # the structured answer keeps them
+    assert "### References" in content and DISCLAIMERS["clinician"] in content
+
+
+@pytest.mark.parametrize("mode, link, shown", [("always", False, True), ("never", True, False)])
+def test_chat_settings_choose_related_questions_and_links(fake, mode, link, shown) -> None:
+    settings = Settings()
+    settings.chat.related_questions, settings.chat.link_citations = mode, link
+    client = TestClient(create_app(settings, pipeline=fake))
+    content = chat(client, user("How is Wilms tumor treated?"), tools=OPEN_WEBUI_TOOLS).json()[
+        "choices"][0]["message"]["content"]
+    assert ("### Related questions" in content) is shown
+    assert content.startswith("**Obtain a CT scan of the abdomen.** " + ("[[1]](https://" if link else "[1]\n"))
+
+
 def test_medcite_options_pass_top_k_and_filters(client, fake) -> None:
     resp = chat(client, user("How is TB treated?"), medcite={"top_k": 3, "filters": {"issuer": ["CDC"]}})
     assert resp.status_code == 200
@@ -270,12 +314,53 @@ def test_tags_request_gets_tags(client, fake) -> None:
     assert tags[0] == "Health" and "Neuroblastoma" in tags and fake.requests == []
 
 
+class FakeSources:
+    """Stands in for ``AnswerPipeline.sources``: the Wilms link names chunk wilms#3 of topic "Wilms Tumor"."""
+
+    def chunk_ids(self, markdown: str) -> list[str]:
+        return ["wilms#3"] if "https://www.cancer.gov/wilms" in markdown else []
+
+    def topics(self, chunk_ids: list[str]) -> list[str]:
+        return ["Wilms Tumor"] if "wilms#3" in chunk_ids else []
+
+
+def test_tags_name_the_topic_of_the_sources_the_answers_cited(client, fake) -> None:
+    fake.sources = FakeSources()
+    answer = render_markdown(fake.answer(AnswerRequest(question="Next test for a flank mass?")), link_citations=True)
+    prompt = TAGS_PROMPT.replace("{q}", "Next test for a flank mass?").replace("{a}", answer)
+    tags = json.loads(chat(client, user(prompt)).json()["choices"][0]["message"]["content"])["tags"]
+    assert tags[:2] == ["Health", "Wilms Tumor"] and "Flank" in tags
+
+
 def test_follow_up_suggestions_come_from_the_last_answers_related_questions(client, fake) -> None:
     markdown = render_markdown(FakePipeline().answer(AnswerRequest(question="How is Wilms tumor treated?")))
+    related = [*RELATED, "What is the outlook for Wilms tumor?"]
+    markdown = markdown.replace(f"- {RELATED[-1]}", f"- {RELATED[-1]}\n- {related[-1]}")
     prompt = FOLLOW_UP_PROMPT.replace("{q}", "How is Wilms tumor treated?").replace("{a}", markdown)
     reply = json.loads(chat(client, user(prompt)).json()["choices"][0]["message"]["content"])
-    assert reply == {"follow_ups": RELATED}
+    assert reply == {"follow_ups": related}
     assert fake.requests == []
+
+
+def test_follow_up_suggestions_from_a_truncated_history_ask_in_the_conversation(client, fake) -> None:
+    """Open WebUI keeps the first and last ~500 characters of each message: the Related questions are lost (or only
+    their tail survives), so the last question is asked again in its conversation (earlier turns with their text)."""
+    first = "What is the next test for a flank mass with calcification?"
+    answer = FakePipeline().answer(AnswerRequest(question=first))
+    answer.sections.append(Section(heading="Work-up", statements=[
+        Statement(text=f"Step {i}: a chest CT scan looks for lung metastases.", citations=[1], chunk_id="wilms#4")
+        for i in range(8)]))
+    markdown = render_markdown(answer, link_citations=True, related=False)  # as Open WebUI gets it
+    truncated = markdown[:498] + "..." + markdown[-499:]
+    assert len(markdown) > 1000
+    history = f"USER: {first}\nASSISTANT: {truncated}\nUSER: How is it treated?\nASSISTANT: {truncated}"
+    prompt = FOLLOW_UP_PROMPT.replace("USER: {q}\nASSISTANT: {a}", history)
+    reply = json.loads(chat(client, user(prompt)).json()["choices"][0]["message"]["content"])
+    assert reply == {"follow_ups": RELATED}
+    [asked] = fake.requests
+    assert asked.question == "How is it treated?"
+    assert [t.question for t in asked.turns] == [first, "How is it treated?"]
+    assert all("[[1]](https://www.cancer.gov/wilms" in t.answer for t in asked.turns)  # the sources survive
 
 
 def test_follow_up_suggestions_without_related_in_history_ask_the_pipeline(client, fake) -> None:
