@@ -1,4 +1,4 @@
-"""The ``medcite`` command line: ``ingest``, ``serve``, ``ask``, ``eval``.
+"""The ``medcite`` command line: ``ingest``, ``serve``, ``ask``, ``mcp``, ``eval``.
 
 Each command imports its stage lazily so ``medcite --help`` stays instant.
 """
@@ -83,11 +83,14 @@ def serve(
     index: Optional[Path] = typer.Option(None, "--index", help="Index directory."),
     host: Optional[str] = typer.Option(None, "--host", help="Bind address (default 127.0.0.1)."),
     port: Optional[int] = typer.Option(None, "--port", help="TCP port (default 8000)."),
+    build: bool = typer.Option(True, "--build/--no-build",
+                               help="Build a missing index, or update a stale one, in the background while "
+                                    "serving (a first run answers from a lexical-only stage within minutes)."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, max=32,
+                                          help="Worker processes sharing one loaded index (default "
+                                               "MEDCITE_SERVER__WORKERS, 2); 1 = a single process."),
 ) -> None:
-    """Start the HTTP service (FastAPI + uvicorn)."""
-    import uvicorn
-
-    from app.http.factory import create_app
+    """Start the HTTP service (FastAPI + uvicorn; several workers forked after the index is loaded)."""
     from app.http.logs import configure_json_logging
     from app.http.security import uvicorn_proxy_options
 
@@ -95,13 +98,47 @@ def serve(
     configure_json_logging()  # one JSON line per request on stderr (no question text unless opted in)
     host = host or settings.server.host
     port = port or settings.server.port
-    application = create_app(settings)
-    console.print(f"medcite serving {settings.paths.index_dir} at http://{host}:{port}/  (API docs: /docs)")
+    settings.server.build_on_start = build
+    workers = workers or settings.server.workers
+    console.print(f"medcite serving {settings.paths.index_dir} at http://{host}:{port}/  (API docs: /docs; "
+                  f"{workers} worker process{'es' if workers > 1 else ''})")
     console.print(
         f"try: curl -s http://{host}:{port}/v1/answer -H 'content-type: application/json' "
         "-d '{\"question\": \"How is Wilms tumor diagnosed?\"}'"
     )
+    if workers > 1:
+        from app.http.workers import serve as serve_workers  # before anything imports prometheus-client
+
+        try:
+            code = serve_workers(settings, host, port, workers, uvicorn_proxy_options(settings.security))
+        except OSError as exc:  # e.g. the port is taken
+            console.print(f"[red]error:[/red] cannot listen on {host}:{port}: {exc.strerror or exc}")
+            raise typer.Exit(1)
+        raise typer.Exit(code)
+    import uvicorn
+
+    from app.http.factory import create_app
+
+    application = create_app(settings)
     uvicorn.run(application, host=host, port=port, log_level="warning", **uvicorn_proxy_options(settings.security))
+
+
+@cli.command(name="mcp")
+def mcp_server(
+    index: Optional[Path] = typer.Option(None, "--index", help="Index directory."),
+) -> None:
+    """Serve the MCP tools answer, search and get_document over stdio (for IDE assistants and agents)."""
+    try:
+        from app.mcp.stdio import run_stdio
+    except ImportError as exc:
+        from rich.markup import escape
+
+        console.print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(2)
+    from app.http.logs import configure_json_logging
+
+    configure_json_logging()  # JSON lines on stderr, no question text; stdout carries only MCP messages
+    run_stdio(_settings(index))
 
 
 @cli.command()

@@ -9,9 +9,16 @@ half-way through and follows its job, so the run shows whether the live index sw
 background-task openers of 224 KB, 2,000-character CJK / DNA / one-letter questions), each with a random bearer
 token; their latencies are reported separately and any 5xx counts as an error.
 
-Prints JSON: errors, status counts, p50/p95/p99 latency (ms), throughput (req/s), server RSS before/after (MB).
+Prints JSON: errors, status counts, p50/p95/p99 latency (ms), throughput (req/s), server RSS before/after (MB),
+and the memory of every server process after the run (the supervisor and its workers): RSS, PSS and USS (private
+pages) in MB from ``/proc/<pid>/smaps_rollup``.
+
+``--workers N`` starts the server with N worker processes (``medcite serve --workers N``). ``--compare 1,2
+--rounds 2`` runs the same load against a server with each worker count in turn, interleaved (1, 2, 1, 2), in one
+session, and adds a summary: throughput per worker count (median over rounds) and the ratio to the first.
 
     python scripts/loadtest.py --index var/index/default --requests 10000 --concurrency 32 --upload doc.md
+    python scripts/loadtest.py --index var/index/default --requests 3000 --concurrency 32 --compare 1,2 --rounds 2
 """
 
 from __future__ import annotations
@@ -48,7 +55,57 @@ def rss_mb(pid: int | None) -> float | None:
     return None
 
 
-def start_server(index: Path) -> tuple[subprocess.Popen, str]:
+def smaps_mb(pid: int) -> dict[str, float] | None:
+    """RSS, PSS and USS (private clean + dirty) of one process, MB."""
+    try:
+        fields = {}
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
+            name, value, *_ = line.split()
+            fields[name.rstrip(":")] = int(value) / 1024
+    except (OSError, ValueError):
+        return None
+    return {"rss": round(fields.get("Rss", 0), 1), "pss": round(fields.get("Pss", 0), 1),
+            "uss": round(fields.get("Private_Clean", 0) + fields.get("Private_Dirty", 0), 1)}
+
+
+def server_pids(pid: int | None) -> list[int]:
+    """The server process and its children (the worker processes)."""
+    if not pid:
+        return []
+    try:
+        return [pid, *(int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split())]
+    except OSError:
+        return [pid]
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of ``pids`` (from /proc/<pid>/stat)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            continue
+    return total / ticks
+
+
+def process_memory(pid: int | None) -> dict | None:
+    """Memory of the server process and of its child processes (the workers), plus the PSS total."""
+    if not pid:
+        return None
+    try:
+        children = [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        children = []
+    procs = {str(p): smaps_mb(p) for p in [pid, *children]}
+    procs = {k: v for k, v in procs.items() if v is not None}
+    return {"processes": procs, "total_pss_mb": round(sum(v["pss"] for v in procs.values()), 1),
+            "workers": len(children)}
+
+
+def start_server(index: Path, workers: int | None = None) -> tuple[subprocess.Popen, str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -58,8 +115,9 @@ def start_server(index: Path) -> tuple[subprocess.Popen, str]:
     empty = index.parent / "loadtest-no-corpus"  # reindex = this index + uploads, never the bundled corpus
     empty.mkdir(exist_ok=True)
     env.setdefault("MEDCITE_PATHS__CORPUS_DIR", str(empty))
-    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port)], cwd=REPO, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    extra = ["--workers", str(workers)] if workers else []
+    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port), *extra], cwd=REPO,
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
@@ -161,11 +219,54 @@ async def run(url: str, total: int, concurrency: int, max_seconds: float, upload
             "upload": upload_result or None}
 
 
+def one_run(args: argparse.Namespace, workers: int | None) -> dict:
+    """Start a server (``--index``) or use ``--url``, run the load, measure memory; the result."""
+    proc = None
+    if args.index:
+        proc, url = start_server(args.index, workers)
+        pid, key = proc.pid, ADMIN_KEY
+    else:
+        url, pid, key = args.url.rstrip("/"), args.pid, args.admin_key
+    try:
+        before = rss_mb(pid)
+        pids = server_pids(pid)
+        cpu0, client0, load0 = cpu_seconds(pids), time.process_time(), os.getloadavg()[0]
+        result = asyncio.run(run(url, args.requests, args.concurrency, args.max_seconds, args.upload, key,
+                                 args.hostile_share))
+        result.update(rss_before_mb=before, rss_after_mb=rss_mb(pid), memory=process_memory(pid),
+                      server_workers=workers, server_cpu_s=round(cpu_seconds(pids) - cpu0, 1),
+                      client_cpu_s=round(time.process_time() - client0, 1),
+                      load_average_before=round(load0, 2), load_average_after=list(os.getloadavg()))
+    finally:
+        if proc is not None:
+            proc.terminate()
+            proc.wait(timeout=60)
+    return result
+
+
+def summarize(runs: list[dict]) -> dict:
+    by_workers: dict[int, list[dict]] = {}
+    for r in runs:
+        by_workers.setdefault(r["server_workers"], []).append(r)
+    rps = {w: statistics.median(r["throughput_rps"] for r in rs) for w, rs in by_workers.items()}
+    first = next(iter(rps))
+    return {"throughput_rps": {str(w): [r["throughput_rps"] for r in rs] for w, rs in by_workers.items()},
+            "median_rps": {str(w): v for w, v in rps.items()},
+            "ratio_to_first": {str(w): round(v / rps[first], 2) for w, v in rps.items()},
+            "p50_ms": {str(w): [r["p50_ms"] for r in rs] for w, rs in by_workers.items()},
+            "errors": sum(r["errors"] for r in runs),
+            "total_pss_mb": {str(w): [(r["memory"] or {}).get("total_pss_mb") for r in rs]
+                             for w, rs in by_workers.items()}}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", help="running server (loopback only)")
     parser.add_argument("--pid", type=int, help="server process id (for RSS)")
     parser.add_argument("--index", type=Path, help="start a server over this index instead")
+    parser.add_argument("--workers", type=int, help="worker processes of the started server (default: its setting)")
+    parser.add_argument("--compare", help="comma-separated worker counts run in turn, e.g. 1,2 (needs --index)")
+    parser.add_argument("--rounds", type=int, default=1, help="rounds of --compare (interleaved)")
     parser.add_argument("--requests", type=int, default=10000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--max-seconds", type=float, default=1800)
@@ -173,29 +274,24 @@ def main() -> int:
     parser.add_argument("--admin-key", default=os.environ.get("MEDCITE_LOADTEST_ADMIN_KEY"))
     parser.add_argument("--hostile-share", type=float, default=0.0, help="share of hostile requests (0-1)")
     args = parser.parse_args()
-    proc = None
-    if args.index:
-        proc, url, pid, key = *start_server(args.index), None, ADMIN_KEY
-        pid = proc.pid
-    elif args.url:
-        url, pid, key = args.url.rstrip("/"), args.pid, args.admin_key
-    else:
+    if not (args.index or args.url):
         parser.error("give --url or --index")
-    if urlparse(url).hostname not in ("127.0.0.1", "localhost"):
+    if args.url and urlparse(args.url).hostname not in ("127.0.0.1", "localhost"):
         parser.error("the load test only runs against 127.0.0.1 / localhost")
-    if args.upload and not key:
+    if args.upload and not (args.index or args.admin_key):
         parser.error("--upload needs --admin-key (or --index, which sets one)")
-    try:
-        before = rss_mb(pid)
-        result = asyncio.run(run(url, args.requests, args.concurrency, args.max_seconds, args.upload, key,
-                                 args.hostile_share))
-        result.update(rss_before_mb=before, rss_after_mb=rss_mb(pid))
-    finally:
-        if proc is not None:
-            proc.terminate()
-            proc.wait(timeout=30)
+    if args.compare and not args.index:
+        parser.error("--compare starts its servers: give --index")
+    if args.compare:
+        counts = [int(c) for c in args.compare.split(",") if c.strip()]
+        runs = [one_run(args, w) for _ in range(args.rounds) for w in counts]
+        result: dict = {"runs": runs, "summary": summarize(runs)}
+        errors = result["summary"]["errors"]
+    else:
+        result = one_run(args, args.workers)
+        errors = result["errors"]
     print(json.dumps(result, indent=1))
-    return 1 if result["errors"] else 0
+    return 1 if errors else 0
 
 
 if __name__ == "__main__":
