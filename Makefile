@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install index serve test test-slow test-browser test-postgres bench clean
+.PHONY: install install-test index serve test test-slow test-browser test-postgres test-openwebui openwebui-venv bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -45,9 +45,25 @@ test-postgres: install
 	url="$$(bash .ci/postgres-setup.sh)" && MEDCITE_TEST_POSTGRES_URL="$$url" $(BIN)/python -m pytest -q -m postgres tests/app/review tests/app/http/test_review_api.py
 
 # Browser tests: Debian's Chromium (apt) driven by Playwright for Python; no browser download.
-test-browser: install
+test-browser: install-test
 	VENV=$(VENV) bash .ci/browser-setup.sh
-	$(BIN)/python -m pytest -q -m browser
+	$(BIN)/python -m pytest -q -m "browser and not openwebui"
+
+# A real Open WebUI (PyPI open-webui, pinned) in its own venv -- torch pinned first, as above -- in front of a
+# medcite the test starts, driven in Chromium (tests/app/http/test_openwebui.py). Install ~1.5 min, test ~1.5 min.
+OWUI_VENV    ?= var/openwebui-venv
+OWUI_VERSION ?= 0.12.4
+$(OWUI_VENV)/bin/open-webui:
+	$(PY) -m venv $(OWUI_VENV)
+	$(OWUI_VENV)/bin/python -m pip install -q --upgrade pip
+	$(OWUI_VENV)/bin/pip install -q torch==2.13.0
+	$(OWUI_VENV)/bin/pip install -q open-webui==$(OWUI_VERSION)
+
+openwebui-venv: $(OWUI_VENV)/bin/open-webui
+
+test-openwebui: install-test openwebui-venv
+	VENV=$(VENV) bash .ci/browser-setup.sh
+	MEDCITE_OPENWEBUI_VENV=$(OWUI_VENV) $(BIN)/python -m pytest -q -m openwebui
 
 bench: index
 	$(BIN)/python -m ingest.benchmark --index $(INDEX)
