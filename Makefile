@@ -3,6 +3,7 @@ PY     ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.medcite-installed
+TEST_STAMP := $(VENV)/.medcite-test-installed
 INDEX  ?= var/index/default
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
@@ -15,33 +16,42 @@ $(BIN)/python:
 	$(BIN)/python -m pip install -q --upgrade pip
 
 # torch first and pinned: the CPU build lies on local disk; an unpinned torch pulls a multi-GB CUDA build.
+# `make serve` installs what serving needs only; `make test` adds the test extras.
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[mcp]'
 	touch $(STAMP)
 
+$(TEST_STAMP): $(STAMP)
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(TEST_STAMP)
+
 install: $(STAMP)
+
+install-test: $(TEST_STAMP)
 
 # Incremental: embeds only what changed since the last build (nothing on a second run).
 index: install
 	$(BIN)/medcite ingest corpus --index $(INDEX)
 
-serve: index
+# Serves at once and builds the index in the background (app.http.build): a first run answers from a keyword
+# index within minutes, then swaps in the complete one; an existing index is updated incrementally.
+serve: install
 	$(BIN)/medcite serve --index $(INDEX)
 
 # Layer contracts first (.importlinter: imports point one way), then the default tests and every docstring example.
 DOCTEST_PATHS := core index ingest app evals scripts
 
-test: install
+test: install-test
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q -m "not slow and not browser"
 	$(BIN)/python -m pytest -q --doctest-modules $(DOCTEST_PATHS) --ignore=app/review/migrations
 
-test-slow: install
+test-slow: install-test
 	$(BIN)/python -m pytest -q -m "slow and not browser"
 
 # Review-store tests on a real PostgreSQL 15 (Debian's packages via apt-get, no container).
-test-postgres: install
+test-postgres: install-test
 	url="$$(bash .ci/postgres-setup.sh)" && MEDCITE_TEST_POSTGRES_URL="$$url" $(BIN)/python -m pytest -q -m postgres tests/app/review tests/app/http/test_review_api.py
 
 # Browser tests: Debian's Chromium (apt) driven by Playwright for Python; no browser download.

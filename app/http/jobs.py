@@ -16,6 +16,7 @@ spinning PDF can never hang the server.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
@@ -30,9 +31,10 @@ import tempfile
 import threading
 import time
 from collections import OrderedDict
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Callable, Iterator, Literal
 
 from pydantic import BaseModel, Field
 
@@ -46,6 +48,8 @@ log = logging.getLogger("medcite.jobs")
 _JOB_ID = re.compile(r"^[0-9a-f]{8,32}$")
 #: Prefix of the per-job temporary directories (under ``<data_dir>/tmp``; stale ones are removed at start-up).
 JOB_TMP_PREFIX = "medcite-job-"
+#: Lock file in the index directory held while a job's ingest runs (:func:`build_lock`).
+BUILD_LOCK = ".build.lock"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 JobKind = Literal["upload", "delete", "reindex"]
 JobStatus = Literal["queued", "running", "done", "failed"]
@@ -250,8 +254,24 @@ def check_upload(path: Path, meta: dict[str, Any], settings: Settings) -> CheckR
     return CheckResult.model_validate_json(done.stdout.strip().splitlines()[-1])
 
 
-def run_ingest(paths: list[Path], settings: Settings) -> IngestReport:
-    """Ingest ``paths`` into ``settings.paths.index_dir`` in a child process with the ingest time limit."""
+@contextmanager
+def build_lock(root: Path) -> Iterator[None]:
+    """Hold the index's build lock: one ingest of ``root`` at a time across processes (several worker processes
+    of one server), so an ingest that starts after another sees every file committed before it."""
+    root.mkdir(parents=True, exist_ok=True)
+    fd = os.open(root / BUILD_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def run_ingest(paths: list[Path], settings: Settings, *, dense: bool = True, progress: Path | None = None,
+               stage: str = "", timeout: float | None = None) -> IngestReport:
+    """Ingest ``paths`` into ``settings.paths.index_dir`` in a child process with the ingest time limit
+    (``timeout`` overrides it); ``dense=False`` writes a lexical-only version, ``progress`` names the file the
+    child keeps up to date (:mod:`ingest.progress`) under the stage name ``stage``."""
     root = settings.paths.index_dir
     tmp_root = settings.paths.data_dir / "tmp"
     tmp_root.mkdir(parents=True, exist_ok=True)
@@ -261,8 +281,12 @@ def run_ingest(paths: list[Path], settings: Settings) -> IngestReport:
         # no keys or database URLs on disk: the child takes those sections from its environment
         settings_file.write_text(settings.ingest_settings().model_dump_json(), encoding="utf-8")
         try:
-            done = _run_child(["ingest", "--settings", str(settings_file), "--report", str(report_file),
-                               *map(str, paths)], settings.security.ingest_timeout_s, "the ingest")
+            with build_lock(root):  # another worker process's job builds first; this one then sees its files
+                extra = ([] if dense else ["--lexical-only"]) + ([] if progress is None else
+                                                                 ["--progress", str(progress), "--stage", stage])
+                done = _run_child(["ingest", "--settings", str(settings_file), "--report", str(report_file),
+                                   *extra, *map(str, paths)], timeout or settings.security.ingest_timeout_s,
+                                  "the ingest")
         finally:
             cleanup_stale(root)
         if not report_file.is_file():

@@ -196,6 +196,9 @@ function renderAnswer(answer, seq, payload) {
   if (answer.currency_notice) {
     card.append(el("p", { cls: "currency", attrs: { role: "note" }, text: answer.currency_notice }));
   }
+  if (answer.index && answer.index.partial && answer.index.notice) {  // served while the index is building
+    card.append(el("p", { cls: "partial-index", attrs: { role: "note" }, text: answer.index.notice }));
+  }
   if (reviewSide) { const line = reviewSide.statusLine(answer); if (line) card.append(line); }
   for (const section of answer.sections) {
     card.append(el("section", { cls: "answer-section" }, [
