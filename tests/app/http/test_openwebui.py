@@ -34,7 +34,7 @@ from core.contracts import DISCLAIMERS
 from test_openai_client import SEED, live_server
 
 REPO = Path(__file__).resolve().parents[3]
-VENV = Path(os.environ.get("MEDCITE_OPENWEBUI_VENV", REPO / "var" / "openwebui-venv"))
+VENV = Path(os.environ.get("MEDCITE_OPENWEBUI_VENV", REPO / "var" / "openwebui-venv")).absolute()  # run from a temp dir
 OPEN_WEBUI = VENV / "bin" / "open-webui"
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = REPO / "var" / "screenshots" / "issue13"
