@@ -59,11 +59,13 @@ def test_missing_or_non_sentence_transformers_dir(tmp_path):
 
 def test_info_from_configs_and_fingerprint_tracks_weights(tmp_path):
     model = fake_model(tmp_path / "my-model")
-    info = create_embedder(EmbeddingSettings(model_path=model)).info
+    info = create_embedder(EmbeddingSettings(model_path=model, backend="onnx")).info
     assert (info.name, info.dimension, info.max_seq_length) == ("my-model", 32, 64)
+    # int8 vectors differ from fp32 ones: another model name, so an index built with one never serves the other
+    assert create_embedder(EmbeddingSettings(model_path=model, backend="onnx-int8")).info.name == "my-model+onnx-int8"
     assert len(info.fingerprint) == 16
     (model / "README.md").write_text("edited docs")
-    assert create_embedder(EmbeddingSettings(model_path=model)).info.fingerprint == info.fingerprint
+    assert create_embedder(EmbeddingSettings(model_path=model, backend="onnx")).info.fingerprint == info.fingerprint
     (model / "model.safetensors").write_bytes(b"weights-v2")
     assert create_embedder(EmbeddingSettings(model_path=model)).info.fingerprint != info.fingerprint
     (model / "model.safetensors").write_bytes(b"weights-v1")
@@ -97,7 +99,7 @@ def test_info_and_count_tokens_do_not_load_torch():
     assert out.returncode == 0, out.stderr
     count, info = out.stdout.split(" ", 1)
     info = json.loads(info)
-    assert info["name"] == DEFAULT_MODEL_NAME and info["dimension"] == 384 and info["max_seq_length"] == 256
+    assert info["name"] == f"{DEFAULT_MODEL_NAME}+onnx-int8" and info["dimension"] == 384  # the default encoder and info["max_seq_length"] == 256
     assert int(count) > 8  # word pieces, no [CLS]/[SEP]
 
 
