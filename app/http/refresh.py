@@ -35,7 +35,9 @@ class IndexRefresher:
         if pipeline is not None:
             path = getattr(getattr(pipeline, "index", None), "path", None)
             return path.name if path is not None else current_version(self.root)  # not from an index: keep it
-        return None if self.state.error else current_version(self.root)
+        # while the first load runs it will open CURRENT itself; after a failed load, or on a first run that had no
+        # index to load (a build makes one), this process serves nothing, so any version CURRENT names is new
+        return current_version(self.root) if self.state.loading and not self.state.error else None
 
     def swap(self, version: str) -> None:
         with self._lock:

@@ -30,13 +30,22 @@ class ServiceState:
         self.build: BackgroundBuild | None = None
         #: Whether :meth:`recover` resumes interrupted jobs: with several worker processes only the first does.
         self.recovers_jobs = True
+        #: True while :meth:`load` opens the index (the CURRENT watcher then leaves it alone).
+        self.loading = False
 
     def load(self) -> None:
         """Open the index and the model (first call pays the lazy loads), then recover interrupted jobs; with
         ``server.build_on_start`` the index is then built or updated in the background (a first run has none)."""
+        self.loading = True
+        try:
+            self._load()
+        finally:
+            self.loading = False
+
+    def _load(self) -> None:
         if self.settings.server.build_on_start and not index_exists(self.settings.paths.index_dir):
             self.recover()
-            self.start_build()
+            self.start_build()  # one process builds (a lock); the others take each version from CURRENT
             self._warm_model()  # while the lexical stage runs in its child process
             return
         try:

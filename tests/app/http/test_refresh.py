@@ -24,7 +24,7 @@ def make_state(root: Path) -> SimpleNamespace:
     (root / CURRENT).write_text(V1)
     settings = Settings()
     settings.paths.index_dir = root
-    state = SimpleNamespace(settings=settings, pipeline=None, error=None)
+    state = SimpleNamespace(settings=settings, pipeline=None, error=None, loading=True)
     swaps: list[str] = []
 
     def swap() -> None:  # what Admin.swap does: serve the version CURRENT names
@@ -59,8 +59,18 @@ def test_no_second_load_when_this_process_swapped_already(tmp_path):
     assert state.swaps == []
 
 
+def test_a_first_run_without_an_index_takes_the_version_another_worker_built(tmp_path):
+    """Several workers, first run: one builds and swaps; the others finished loading with nothing to load (the bug:
+    they claimed to serve CURRENT, so they answered 503 until a restart)."""
+    state = make_state(tmp_path)
+    state.loading = False  # load() returned: no index existed, the build started elsewhere
+    refresher = IndexRefresher(state, interval=0.05)
+    assert refresher.watcher.check() and state.swaps == [V1]
+
+
 def test_a_failed_first_load_is_retried_when_an_index_appears(tmp_path):
     state = make_state(tmp_path)
+    state.loading = False
     state.error = "the index or model failed to load (IndexNotFoundError); see the server log"
     refresher = IndexRefresher(state, interval=0.05)
     assert refresher.watcher.check() and state.swaps == [V1]
