@@ -37,7 +37,12 @@ class EmbeddingSettings(Section):
     )
     batch_size: int = Field(32, ge=1, le=1024, description="Texts per encode batch.")
     device: str = Field("cpu", description="torch device for the encoder.")
-    torch_threads: int | None = Field(None, ge=1, description="torch intra-op threads; None = torch default.")
+    torch_threads: int | None = Field(None, ge=1, description="Encoder intra-op threads (torch or ONNX); None = "
+                                      "the runtime's default (every core). `medcite serve` with several workers "
+                                      "sets 1 per worker.")
+    build_threads: int | None = Field(None, ge=1, description="Encoder threads of the index builds the server runs "
+                                      "in a child process (uploads, reindex, the background build); None = every "
+                                      "core (the child is reniced, so queries keep priority).")
 
 
 class IndexSettings(Section):

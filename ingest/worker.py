@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     from ingest.pipeline import NothingToIngestError, ingest
     from ingest.settings import IngestSettings
 
-    settings = IngestSettings.model_validate_json(args.settings.read_text(encoding="utf-8"))
+    settings = child_settings(args.settings.read_text(encoding="utf-8"))
     on_progress = None
     if args.progress is not None:
         from ingest.progress import ProgressFile
@@ -117,5 +117,23 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def child_settings(settings_json: str) -> "IngestSettings":
+    """The ingest settings of a build the server runs: its encoder threads are ``embedding.build_threads`` (the
+    serving process may encode queries on one thread per worker; a build should use every core).
+
+    >>> from index.settings import EmbeddingSettings
+    >>> from ingest.settings import IngestSettings
+    >>> served = IngestSettings(embedding=EmbeddingSettings(torch_threads=1)).model_dump_json()
+    >>> child_settings(served).embedding.torch_threads is None
+    True
+    """
+    from ingest.settings import IngestSettings
+
+    settings = IngestSettings.model_validate_json(settings_json)
+    settings.embedding.torch_threads = settings.embedding.build_threads
+    return settings
+
+
 if __name__ == "__main__":
     sys.exit(main())
+
