@@ -83,8 +83,12 @@ def start_server(src: Path, index: Path, work: Path, extra_env: dict[str, str]) 
                MEDCITE_PATHS__CORPUS_DIR=str(corpus), MEDCITE_ADMIN_KEYS=ADMIN_KEY, PYTHONPATH=str(src),
                HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false", **extra_env)
     log = open(work / "server.log", "ab")  # noqa: SIM115 - lives as long as the server
-    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port)], cwd=src, env=env,
-                            stdout=log, stderr=log)
+    # one serving process: the CPU time and memory read below are this process's (with several workers the
+    # supervisor would serve nothing and every reading would be 0); --no-build: an upload job is the only build
+    serve = [sys.executable, "-m", "app.cli", "serve", "--port", str(port)]
+    if (Path(src) / "app" / "http" / "workers.py").is_file():  # checkouts before worker processes lack the options
+        serve += ["--workers", "1", "--no-build"]
+    proc = subprocess.Popen(serve, cwd=src, env=env, stdout=log, stderr=log)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:

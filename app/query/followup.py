@@ -46,12 +46,14 @@ MAX_CARRIED_TERMS = 6
 #: Chunk ids cited earlier that retrieval should prefer (most recent turn first).
 MAX_PREFER_CHUNKS = 12
 #: Cosine similarity (new question vs recent questions, all-MiniLM-L6-v2) under which a question with a new
-#: topic word starts a new topic ("What about asthma?" after Wilms tumor: 0.13; "What about vitamin B12
-#: deficiency?" after metformin: 0.21; "What about tamoxifen?" after breast cancer: 0.45).
-SHIFT_SIMILARITY = 0.20
+#: topic word starts a new topic ("What about asthma?" after Wilms tumor: 0.13 fp32 / 0.15 int8; "What about
+#: vitamin B12 deficiency?" after metformin: 0.21 fp32 / 0.18 int8, the default encoder; "What about tamoxifen?"
+#: after breast cancer: 0.45).
+SHIFT_SIMILARITY = 0.17
 #: A self-contained question (no cue, not short) this close to the recent questions continues the topic
-#: ("side effects of methotrexate" after rheumatoid arthritis: 0.41; "outlook for glaucoma" after hypertension: 0.32).
-SAME_TOPIC_SIMILARITY = 0.40
+#: ("side effects of methotrexate" after rheumatoid arthritis: 0.41 fp32 / 0.38 int8; "outlook for glaucoma" after
+#: hypertension: 0.32 fp32 / 0.29 int8).
+SAME_TOPIC_SIMILARITY = 0.36
 #: Questions of at most this many words with a single topic word lean on the context ("Is spirometry needed?").
 SHORT_QUESTION_WORDS = 4
 #: Weight of a topic word of the source an earlier answer cited first, relative to a word of that turn's question

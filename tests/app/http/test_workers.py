@@ -76,7 +76,8 @@ def server(tmp_path_factory):
                MEDCITE_SECURITY__RATE_LIMIT_PER_MINUTE="0", MEDCITE_SERVER__INDEX_POLL_SECONDS="0.5",
                HF_HUB_OFFLINE="1", PYTHONPATH=str(REPO))
     log = (root / "stderr.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--workers", "2"],
+    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--workers", "2",
+                             "--no-build"],  # swaps by upload jobs only: a background build would index the upload first
                             cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=log)
     url = f"http://127.0.0.1:{port}"
     try:
