@@ -127,7 +127,8 @@ def test_ask_keep_approve_second_user_sees_approval_then_reingest_needs_re_revie
     message = reviewer.locator("#reviewer-message")
     reviewer.wait_for_function("() => document.getElementById('reviewer-message').textContent.startsWith('Approved')")
     assert f"Approved by dr-lee on {today}" in message.inner_text()
-    assert reviewer.locator(".queue-item").count() == 0  # approved articles leave the queue
+    # approved articles leave the queue (the list is fetched again after the message shows: wait for it, bounded)
+    reviewer.wait_for_function("() => document.querySelectorAll('.queue-item').length === 0", timeout=10_000)
     reviewer.screenshot(path=str(SHOTS / "2-reviewer-approved.png"), full_page=True)
 
     # 3. Another user, in a new browser context, asks the same question: the approved article answers it.
