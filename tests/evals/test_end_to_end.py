@@ -45,7 +45,7 @@ def test_medquad_and_liveqa_local(tiny):
     means = _means(outcome, "passage MRR@10")
     assert all(v > 0.6 for v in means.values()), means  # templated questions on 20 passages: mostly rank 1
     assert all(v == 1.0 for v in _means(outcome, "page R@10").values())
-    assert outcome.header.backend["model"]["name"] == "all-MiniLM-L6-v2+onnx-int8"  # the default encoder
+    assert outcome.header.backend["model"]["name"] == "all-MiniLM-L6-v2"
     assert outcome.header.backend["manifest"]["counts"]["documents"] == 20
     assert outcome.header.git_commit and outcome.header.command == "medcite eval medquad"
     assert {p.name for p in outcome.paths.values()} == {"report.md", "report.json", "recall_at_k.png"}

@@ -99,7 +99,7 @@ def test_info_and_count_tokens_do_not_load_torch():
     assert out.returncode == 0, out.stderr
     count, info = out.stdout.split(" ", 1)
     info = json.loads(info)
-    assert info["name"] == f"{DEFAULT_MODEL_NAME}+onnx-int8" and info["dimension"] == 384  # the default encoder and info["max_seq_length"] == 256
+    assert info["name"] == DEFAULT_MODEL_NAME and info["dimension"] == 384  # the default encoder (fp32) and info["max_seq_length"] == 256
     assert int(count) > 8  # word pieces, no [CLS]/[SEP]
 
 
