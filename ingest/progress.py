@@ -23,6 +23,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field, ValidationError
 
 from core.fileio import atomic_write_text
+from index.storage import pid_alive
 
 
 class BuildProgress(BaseModel):
@@ -73,16 +74,6 @@ def read_progress(path: Path) -> BuildProgress | None:
         progress = BuildProgress.model_validate_json(Path(path).read_bytes())
     except (OSError, ValidationError, ValueError):
         return None
-    if progress.state == "building" and not _alive(progress.pid):
+    if progress.state == "building" and not pid_alive(progress.pid):
         progress.state, progress.eta_s = "interrupted", None
     return progress
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
