@@ -2,7 +2,7 @@
 the evidence grade a source states for a sentence, and how current each source is.
 
 >>> from datetime import date
->>> from core.models import DocumentMeta
+>>> from core.models import Chunk, DocumentMeta
 >>> meta = DocumentMeta(doc_id="ngc-1", title="Syphilis screening", issuer="U.S. Preventive Services Task Force "
 ...                     "(USPSTF)", date="2016-06", date_kind="released", year=2016)
 >>> currency(meta, stale_after_years=5, today=date(2026, 12, 1))
@@ -20,7 +20,7 @@ from app.query.grades import split_grade
 from app.query.schemas import Reference, Section, Statement
 from app.query.currency import age_years, date_label
 from core.contracts import SUPERSEDED_NOTICE, format_citations
-from core.models import DocumentMeta
+from core.models import Chunk, DocumentMeta
 
 if TYPE_CHECKING:
     from app.query.assemble import Candidate
@@ -60,6 +60,37 @@ def trim(text: str, limit: int) -> str:
     if cut < limit // 2:
         cut = text.rfind(" ", 0, limit)
     return text[: max(cut, 1)].rstrip(" ,;:") + "…"
+
+
+#: Characters between two chunks of a document (the whitespace between sentences) that still make them adjacent.
+ADJACENT_GAP = 2
+
+
+def merged_passage(chunks: Sequence[Chunk]) -> str:
+    """The text of a reference's cited chunks, read once: chunks of one document are put in document order and
+    their overlaps (chunks share sentences at their edges) kept only the first time; a gap between two chunks, or a
+    chunk of another document of the same page, is marked with ' … '.
+
+    >>> text = "CT confirms the renal origin. MRI is an option. Biopsy is not done."
+    >>> a = Chunk(chunk_id="d#0", doc_id="d", ordinal=0, text=text[:47], start=0, end=47, sentences=[])
+    >>> b = Chunk(chunk_id="d#1", doc_id="d", ordinal=1, text=text[30:], start=30, end=len(text), sentences=[])
+    >>> merged_passage([b, a, b])
+    'CT confirms the renal origin. MRI is an option. Biopsy is not done.'
+    """
+    pieces: list[str] = []
+    covered: dict[str, int] = {}  # document id -> end offset of what was read
+    for chunk in sorted(chunks, key=lambda c: (c.doc_id, c.start, c.ordinal)):
+        end = covered.get(chunk.doc_id)
+        if end is not None and chunk.end <= end:
+            continue  # wholly inside what was already read (or the same chunk again)
+        touches = end is not None and chunk.start <= end + ADJACENT_GAP
+        covered[chunk.doc_id] = chunk.end
+        text = normalise_statement(chunk.text[max(0, end - chunk.start):] if touches else chunk.text)
+        if text and touches and pieces:
+            pieces[-1] = f"{pieces[-1]} {text}"
+        elif text:
+            pieces.append(text)
+    return " … ".join(pieces)
 
 
 def currency(meta: DocumentMeta, stale_after_years: float, today: date) -> tuple[str, float | None, bool]:
@@ -114,7 +145,7 @@ class Numbering:
             n=n, type=meta.type, title=meta.title, issuer=meta.issuer, year=meta.year,
             url=safe_url(meta.url) or "", pages=pages, section=section, chunk_id=first.chunk_id,
             chunk_ids=[c.chunk.chunk_id for c in cands], doc_id=first.doc_id,
-            passage=" … ".join(normalise_statement(c.chunk.text) for c in cands),
+            passage=merged_passage([c.chunk for c in cands]),
             date=label, age_years=age, possibly_superseded=stale, status=meta.status, grades=self._grades[n],
         )
 

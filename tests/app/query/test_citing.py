@@ -85,3 +85,33 @@ def test_references_carry_dates_grades_and_currency():
     assert "Released 2016-06." in markdown and "Reviewed 2025-12-30." in markdown
     assert "**May be superseded**" in markdown and notice.split(":")[0] in markdown
     assert "\n1. Wilms tumor is a kidney cancer" in markdown and "\n2. The USPSTF recommends" in markdown
+
+
+def test_a_reference_reads_overlapping_chunks_once():
+    """Chunks of one section overlap by a few sentences; the reference passage states each sentence once
+    (issue 18, item 5), in document order, with ' … ' only where the chunks do not meet."""
+    text = ("Step one is an ultrasound. Step two is a CT scan of the abdomen. Step three is a chest CT. "
+            "Step four is surgery. Step five is chemotherapy.")
+    two, three, four = (text.index(f"Step {n}") for n in ("two", "three", "four"))
+    cut = [(0, three - 1), (two, four - 1), (four, len(text))]  # 0-1 overlap in "Step two", 1-2 adjacent
+    meta = DocumentMeta(doc_id="wilms", title="Wilms")
+    cands = []
+    for i, (a, b) in enumerate(cut):
+        chunk = Chunk(chunk_id=f"wilms#{i}", doc_id="wilms", ordinal=i, text=text[a:b], start=a, end=b,
+                      sentences=[Sentence(start=a, end=b, text=text[a:b])])
+        cands.append(Candidate(row=i, rank=1, chunk=chunk, meta=meta, sentence_vectors=np.ones((1, 2), np.float32)))
+
+    class Unit:
+        def __init__(self, cand):
+            self.text, self.cand, self.support = cand.chunk.text, cand, [cand]
+
+    numbering = Numbering(400, 5, TODAY)
+    for cand in (cands[2], cands[0], cands[1]):
+        numbering.cite(Unit(cand))
+    [ref] = numbering.references()
+    assert ref.passage.count("Step two") == 1 and ref.passage.count("Step one") == 1
+    assert ref.passage == text
+    numbering = Numbering(400, 5, TODAY)
+    for cand in (cands[0], cands[2]):
+        numbering.cite(Unit(cand))
+    assert numbering.references()[0].passage == f"{text[:three - 1]} … {text[four:]}"
