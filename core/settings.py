@@ -37,6 +37,11 @@ class PathSettings(Section):
         Path("corpus/questions/medquad_questions.jsonl.gz"),
         description="Questions offered as 'related questions' (JSONL with a 'question' field).",
     )
+    drug_names: Path = Field(
+        Path("corpus/vocab/drug_names.tsv.gz"),
+        description="Drug-name vocabulary (variant<TAB>canonical, gzip; corpus/derive_drugs.py) the answer's "
+        "consistency check reads.",
+    )
 
 
 def env_list(name: str) -> list[str]:
