@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install install-test index serve test test-slow test-browser test-postgres test-openwebui openwebui-venv bench clean
+.PHONY: install install-test index serve eval-sets train-selector test test-slow test-browser test-postgres test-openwebui openwebui-venv bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -74,6 +74,14 @@ openwebui-venv: $(OWUI_VENV)/bin/open-webui
 test-openwebui: install-test openwebui-venv
 	VENV=$(VENV) bash .ci/browser-setup.sh
 	MEDCITE_OPENWEBUI_VENV=$(OWUI_VENV) $(BIN)/python -m pytest -q -m openwebui
+
+# Clinician question sets split by document (silver train/dev/test, hard out-of-corpus, the 82 dev items).
+eval-sets: install
+	$(BIN)/python -m evals.sets --index $(INDEX) --out var/eval/sets
+
+# The learned sentence selector (LightGBM on silver-train, early stopping on silver-dev; ~1 min on 2 cores).
+train-selector: eval-sets
+	$(BIN)/python -m evals.train_selector --sets var/eval/sets --out app/query/models/sentence-selector-v1.txt
 
 bench: index
 	$(BIN)/python -m ingest.benchmark --index $(INDEX)
