@@ -29,10 +29,18 @@ STRONG_EVIDENCE = 0.62
 
 class Abstainer:
     """Abstain when nothing matched, the question names something the index never mentions, the best support is
-    under ``settings.abstain_threshold``, or weak support comes with low coverage of the question's terms."""
+    under ``settings.abstain_threshold``, or weak support comes with low coverage of the question's terms.
 
-    def __init__(self, settings: AnswerSettings) -> None:
+    The similarity thresholds were calibrated on fp32 similarities; with the int8 encoder (``encoder`` =
+    'onnx-int8') they are moved by ``settings.int8_similarity_map`` (int8 = a * fp32 + b, measured by
+    ``scripts/map_encoder_similarity.py``), so either encoder abstains at the same operating point.
+    """
+
+    def __init__(self, settings: AnswerSettings, encoder: str = "onnx") -> None:
         self.settings = settings
+        a, b = settings.int8_similarity_map if encoder == "onnx-int8" else (1.0, 0.0)
+        self.threshold = a * settings.abstain_threshold + b
+        self.strong = a * STRONG_EVIDENCE + b
 
     def reason(self, signals: EvidenceSignals, unknown_names: Sequence[str]) -> str | None:
         """Why to abstain (the text shown to the user), or None to answer."""
@@ -40,10 +48,10 @@ class Abstainer:
             return f"{ABSTENTION_TEXT} No indexed passage matched the question."
         if unknown_names:
             return f"{ABSTENTION_TEXT} The indexed sources never mention: {', '.join(unknown_names[:5])}."
-        threshold = self.settings.abstain_threshold
+        threshold = self.threshold
         if signals.support < threshold:
             return (f"{ABSTENTION_TEXT} The closest passage is too weakly related "
                     f"(similarity {signals.support:.2f} < {threshold:.2f}).")
-        if signals.coverage < MIN_COVERAGE and signals.support < STRONG_EVIDENCE:
+        if signals.coverage < MIN_COVERAGE and signals.support < self.strong:
             return f"{ABSTENTION_TEXT} The retrieved passages do not contain the question's key terms."
         return None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from datetime import date
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -19,7 +19,9 @@ from app.query.alternatives import split_alternatives
 from app.query.facets import heading, question_facet, sentence_facet, sentence_facets
 from app.query.intents import answers_intent, question_intent, section_matches
 from app.query.procedures import Step, find_procedure
+from app.query.entities import has_dose
 from app.query.schemas import Reference, Section, Statement
+from app.query.selection import FEATURES, HandScorer, SentenceScorer
 from core.models import Chunk, DocType, DocumentMeta
 from app.query.settings import AnswerSettings
 _BOILERPLATE = re.compile(
@@ -36,12 +38,8 @@ _ANAPHORA = re.compile(
     r"in this case|in these cases|as a result)\b",
     re.I,
 )
-# Weights of the relevance signals (dense similarity dominates; lexical coverage and retrieval rank break ties;
-# a sentence that names what the question asks for -- a test, a treatment, a dose -- and one from the section where
-# such answers sit get a bonus).
-W_DENSE, W_LEX, W_RANK, W_FACET = 0.60, 0.30, 0.08, 0.06
-W_INTENT, W_SECTION = 0.08, 0.04
-W_OTHER_AUDIENCE = 0.10  # a source written for the other audience (patient pages for a clinician)
+_NUMBER = re.compile(r"\d")
+_DENSE_GAP = FEATURES.index("dense_gap")
 SUPPORT_SIM = 0.92  # a sentence this similar in another retrieved chunk also supports the statement
 DUPLICATE_SIM = 0.88  # a candidate this similar to a chosen statement is redundant
 SAME_TEXT_JACCARD = 0.85
@@ -143,12 +141,18 @@ def assemble(
     today: date | None = None,
     section_chunks: Callable[[Candidate], list[Candidate]] | None = None,
     audience: str | None = None,
+    scorer: SentenceScorer | None = None,
+    asked_drugs: Sequence[str] = (),
+    find_drugs: Callable[[str], list[str]] | None = None,
+    keep_features: list | None = None,
 ) -> Assembled:
     """Build the cited parts of an answer from retrieved chunks (the pipeline adds the rest).
 
     ``section_chunks(candidate)`` (all chunks of a candidate's section) lets a numbered procedure that runs over
     several chunks be shown whole, in order (:mod:`app.query.procedures`). Sources written for another ``audience``
     weigh less and give the bottom line only when no source for this audience is among the best statements.
+    Sentences are scored by ``scorer`` (:mod:`app.query.selection`; the hand-weighted sum by default) over their
+    features; ``keep_features`` (a list) receives (unit, feature row) pairs, for training the learned scorer.
     """
     topics = list(dict.fromkeys(c.meta.title for c in candidates if c.meta.title))[:5]
     total_weight = sum(query_weights.values()) or 1.0
@@ -162,6 +166,11 @@ def assemble(
         return title_cache[title]
 
     units: list[_Unit] = []
+    rows: list[list[float]] = []
+    per_doc: dict[str, int] = {}
+    for c in candidates:
+        per_doc[c.chunk.doc_id] = per_doc.get(c.chunk.doc_id, 0) + 1
+    asked = set(asked_drugs)
     for text, vec, cand, position, start in _units(candidates, settings.max_sentence_chars * 2):
         if not _usable(text):
             continue
@@ -171,16 +180,24 @@ def assemble(
                          + sum(w for t, w in query_weights.items() if t in with_title)) / total_weight
         unit = _Unit(text, vec, cand, float(vec @ qvec), lexical, sentence_facet(text), position, frozenset(toks),
                      answers=answers_intent(text, q_intent), start=start)
-        unit.score = (
-            W_DENSE * unit.dense + W_LEX * lexical + W_RANK / np.sqrt(cand.rank)
-            + (W_FACET if q_facet and unit.facet == q_facet else 0.0)
-            + (W_INTENT if unit.answers else 0.0)
-            + (W_SECTION if section_matches(cand.chunk.section_path, q_intent) else 0.0)
-            + (0.02 if cand.meta.type in prefer_types else 0.0)
-            - (W_OTHER_AUDIENCE if audience and cand.meta.audience != audience else 0.0)
-            - (0.03 if _ANAPHORA.match(text) else 0.0)  # leans on a previous sentence
-        )
+        named = set(find_drugs(text)) if find_drugs is not None else set()
+        rows.append([
+            unit.dense, lexical, 1.0 / np.sqrt(cand.rank), float(bool(q_facet) and unit.facet == q_facet),
+            float(unit.answers), float(section_matches(cand.chunk.section_path, q_intent)),
+            float(cand.meta.type in prefer_types), float(bool(audience) and cand.meta.audience != audience),
+            float(bool(_ANAPHORA.match(text))), float(position == 0), len(text.split()) / 50.0,
+            float(has_dose(text)), float(bool(_NUMBER.search(text))), float(bool(_TENTATIVE.search(text))),
+            float(text.endswith(":")), float(bool(named & asked)), float(bool(named) and not named & asked),
+            0.0, per_doc[cand.chunk.doc_id] / len(candidates),
+        ])
         units.append(unit)
+    if units:
+        matrix = np.asarray(rows, dtype=np.float64)
+        matrix[:, _DENSE_GAP] = matrix[:, 0] - matrix[:, 0].max()
+        for unit, score in zip(units, (scorer or HandScorer()).score(matrix)):
+            unit.score = float(score)
+        if keep_features is not None:
+            keep_features.extend(zip(units, matrix))
     if not units:
         return Assembled(None, [], [], 0.0, 0.0, topics)
     evidence = max(u.dense for u in units)

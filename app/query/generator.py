@@ -22,6 +22,7 @@ import numpy as np
 
 from app.query.assemble import Candidate, assemble
 from app.query.schemas import Reference, Section, Statement
+from app.query.selection import SentenceScorer, load_scorer
 from app.query.settings import AnswerSettings
 from core.models import DocType
 from index.lexical import tokenize
@@ -38,6 +39,8 @@ class Evidence:
     audience: str
     prefer_types: tuple[DocType, ...] = ()
     section_chunks: Callable[[Candidate], list[Candidate]] | None = None
+    asked_drugs: tuple[str, ...] = ()  # drugs the question asks about (app.query.entities), canonical names
+    find_drugs: Callable[[str], list[str]] | None = None  # canonical drug names in a text
 
 
 @dataclass(frozen=True)
@@ -73,11 +76,22 @@ class ExtractiveGenerator:
 
     def __init__(self, settings: AnswerSettings) -> None:
         self.settings = settings
+        self._scorer: SentenceScorer | None = None
 
-    def generate(self, evidence: Evidence) -> Draft:
+    @property
+    def scorer(self) -> SentenceScorer:
+        """The sentence scorer of ``settings.selection`` (the learned model is loaded on first use)."""
+        if self._scorer is None:
+            mode = self.settings.selection
+            self._scorer = load_scorer(None if mode == "hand" else self.settings.selection_model.resolve(),
+                                       self.settings.selection_blend if mode == "blend" else None)
+        return self._scorer
+
+    def generate(self, evidence: Evidence, keep_features: list | None = None) -> Draft:
         built = assemble(evidence.question, evidence.query_vector, evidence.term_weights, evidence.candidates,
                          tokenize, self.settings, evidence.prefer_types, section_chunks=evidence.section_chunks,
-                         audience=evidence.audience)
+                         audience=evidence.audience, scorer=self.scorer, asked_drugs=evidence.asked_drugs,
+                         find_drugs=evidence.find_drugs, keep_features=keep_features)
         signals = EvidenceSignals(len(evidence.candidates), built.evidence, built.coverage)
         return Draft(built.bottom_line, built.sections, built.references, built.covered_topics, signals)
 

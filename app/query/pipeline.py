@@ -12,18 +12,23 @@ from __future__ import annotations
 import re
 import threading
 import time
+from dataclasses import dataclass
 from typing import Callable
+
+import numpy as np
 
 from app.query.abstention import Abstainer
 from app.query.assemble import Candidate
 from app.query.citing import superseded_notice
+from app.query.consistency import check as check_consistency
+from app.query.entities import DEFAULT_VOCABULARY, DrugNames, QuestionEntities, drug_names, question_entities
 from app.query.errors import RequestError
 from app.query.expand import expand_query
-from app.query.followup import resolve_followup
+from app.query.followup import ResolvedQuery, resolve_followup
 from app.query.generator import Evidence, create_generator
 from app.query.recovery import SourceFinder
 from app.query.related import QuestionBank
-from app.query.retrieval import SearchEngine
+from app.query.retrieval import Hit, SearchEngine
 from app.query.safety import detect_emergency
 from app.query.schemas import (
     Answer,
@@ -37,7 +42,7 @@ from app.query.schemas import (
 from app.query.settings import QueryConfig
 from app.query.spelling import Speller
 from app.query.timings import record_timings
-from core.contracts import DISCLAIMERS, EMERGENCY_NOTICE, PARTIAL_INDEX_NOTICE, PENDING_REVIEW_NOTICE
+from core.contracts import ABSTENTION_TEXT, DISCLAIMERS, EMERGENCY_NOTICE, PARTIAL_INDEX_NOTICE, PENDING_REVIEW_NOTICE
 from core.models import DocType
 from index.embedding import Embedder, get_embedder
 from index.lexical import LexicalIndex, tokenize
@@ -112,9 +117,20 @@ class AnswerPipeline:
         self.bank = bank
         self.coverage = index_coverage(index)
         self.generator = create_generator(settings.answer)
-        self.abstainer = Abstainer(settings.answer)
+        self.abstainer = Abstainer(settings.answer, settings.embedding.backend)
         self._lock = threading.Lock()
         self._sources: SourceFinder | None = None
+        self._drug_names: DrugNames | None = None
+
+    @property
+    def drug_names(self) -> DrugNames:
+        """The drug-name vocabulary of the consistency check (loaded on first use, once per process)."""
+        if self._drug_names is None:
+            path = self.settings.paths.drug_names
+            if not path.is_absolute() and not path.is_file():  # a relative default, served from another folder
+                path = DEFAULT_VOCABULARY.parents[2] / path
+            self._drug_names = drug_names(path.resolve())
+        return self._drug_names
 
     @property
     def sources(self) -> SourceFinder:
@@ -152,27 +168,28 @@ class AnswerPipeline:
             raise RequestError(f"{len(request.turns)} earlier turns; the limit is {limits.max_turns}")
         t0 = time.perf_counter()
         timings: dict[str, float] = {}
-        turns = self.sources.with_citations(request.turns)  # turns sent back as text only (chat front-ends)
-        resolved = resolve_followup(request.question, turns, self.embedder.encode, self.sources.topics)
-        unknown, corrections = unknown_names(self.index.lexical, resolved.text, self.embedder.count_tokens,
-                                             self.speller)
-        search_text = expand_query(resolved.text)
-        if corrections:  # misspelt terms: add the indexed spelling for BM25 and the dense query
-            search_text += " " + " ".join(corrections)
-        qvec = self.engine.query_vector(search_text, timings)
-        prefer_rows = [self.index.store.row_of(c) for c in resolved.prefer_chunk_ids if self._has_chunk(c)]
-        prefer_types = PREFERRED_TYPES[request.audience]
-        k = request.top_k or self.settings.retrieval.top_k
-        hits = self.engine.search(search_text, k=k, filters=request.filters, qvec=qvec,
-                                  prefer_rows=prefer_rows, prefer_types=prefer_types, timings=timings)
+        gathered = self.gather(request, timings)
+        resolved, unknown, search_text, qvec, hits = (gathered.resolved, gathered.unknown, gathered.search_text,
+                                                      gathered.qvec, gathered.hits)
+        evidence, entities, candidates = gathered.evidence, gathered.entities, gathered.evidence.candidates
         t = time.perf_counter()
-        candidates = [self._candidate(h.row, rank) for rank, h in enumerate(hits, start=1)]
-        evidence = Evidence(resolved.text, qvec, self.index.lexical.term_weights(search_text), candidates,
-                            request.audience, prefer_types, self._section_chunks)
         draft = self.generator.generate(evidence)
         timings["assembly"] = _ms(t)
 
         reason = self.abstainer.reason(draft.signals, unknown)
+        t = time.perf_counter()
+        checks: list[str] = []
+        if not reason and self.settings.answer.entity_check:
+            checked = check_consistency(
+                entities, draft.bottom_line, draft.sections,
+                draft.references, {c.chunk.chunk_id: (c.chunk.text, c.meta.title) for c in candidates},
+                self.drug_names)
+            draft.bottom_line, draft.sections, draft.references = (checked.bottom_line, checked.sections,
+                                                                   checked.references)
+            checks = checked.checks
+            if checked.gap:
+                reason = f"{ABSTENTION_TEXT} {checked.gap}"  # the covered topics are shown with it
+        timings["consistency"] = _ms(t)
         answer = Answer(
             question=request.question, resolved_question=resolved.text, audience=request.audience,
             disclaimer=DISCLAIMERS[request.audience],
@@ -203,8 +220,31 @@ class AnswerPipeline:
                                retriever=h.retriever, sources=h.sources) for i, h in enumerate(hits, start=1)],
                 timings_ms=_rounded(timings), evidence_score=round(draft.signals.support, 4),
                 coverage=round(draft.signals.coverage, 4), unknown_names=unknown,
+                entity_checks=checks,
             )
         return answer
+
+    def gather(self, request: AnswerRequest, timings: dict[str, float]) -> "Gathered":
+        """Follow-up resolution, name checks and retrieval: the evidence a generator works from."""
+        turns = self.sources.with_citations(request.turns)  # turns sent back as text only (chat front-ends)
+        resolved = resolve_followup(request.question, turns, self.embedder.encode, self.sources.topics)
+        unknown, corrections = unknown_names(self.index.lexical, resolved.text, self.embedder.count_tokens,
+                                             self.speller)
+        search_text = expand_query(resolved.text)
+        if corrections:  # misspelt terms: add the indexed spelling for BM25 and the dense query
+            search_text += " " + " ".join(corrections)
+        qvec = self.engine.query_vector(search_text, timings)
+        prefer_rows = [self.index.store.row_of(c) for c in resolved.prefer_chunk_ids if self._has_chunk(c)]
+        prefer_types = PREFERRED_TYPES[request.audience]
+        k = request.top_k or self.settings.retrieval.top_k
+        hits = self.engine.search(search_text, k=k, filters=request.filters, qvec=qvec,
+                                  prefer_rows=prefer_rows, prefer_types=prefer_types, timings=timings)
+        candidates = [self._candidate(h.row, rank) for rank, h in enumerate(hits, start=1)]
+        entities = question_entities(resolved.text, self.drug_names)
+        evidence = Evidence(resolved.text, qvec, self.index.lexical.term_weights(search_text), candidates,
+                            request.audience, prefer_types, self._section_chunks, tuple(entities.drugs),
+                            self.drug_names.find)
+        return Gathered(resolved, unknown, search_text, qvec, hits, entities, evidence)
 
     def _has_chunk(self, chunk_id: str) -> bool:
         try:
@@ -230,6 +270,19 @@ class AnswerPipeline:
             title = store.meta_of_row(row).topic
             vecs = self.embedder.encode(sentence_texts([chunk], [title]))
         return Candidate(row=row, rank=rank, chunk=chunk, meta=store.meta_of_row(row), sentence_vectors=vecs)
+
+
+@dataclass(frozen=True)
+class Gathered:
+    """What :meth:`AnswerPipeline.gather` found for a request."""
+
+    resolved: ResolvedQuery
+    unknown: list[str]
+    search_text: str
+    qvec: np.ndarray
+    hits: list[Hit]
+    entities: QuestionEntities
+    evidence: Evidence
 
 
 def _ms(t0: float) -> float:

@@ -151,6 +151,8 @@ class Trace(BaseModel):
     evidence_score: float | None = Field(None, description="Best dense similarity of a usable sentence.")
     coverage: float | None = Field(None, description="Share of the question's key-term weight in the statements.")
     unknown_names: list[str] = Field(default_factory=list, description="Question words the index never mentions.")
+    entity_checks: list[str] = Field(default_factory=list, description="What the consistency check compared and "
+                                     "changed (app.query.consistency).")
 
 
 class ReviewInfo(BaseModel):

@@ -13,6 +13,9 @@ from pydantic import Field
 
 from core.contracts import MAX_QUESTION_CHARS, MAX_TURNS
 from core.settings import PathSettings, Section
+
+#: The shipped sentence-selection model (app/query/models; retrain with `make train-selector`).
+SELECTION_MODEL = Path(__file__).resolve().parent / "models" / "sentence-selector-v1.txt"
 from index.settings import EmbeddingSettings, IndexSettings
 class RetrievalSettings(Section):
     candidates: int = Field(100, ge=1, le=1000, description="Candidates taken from each retriever before fusion.")
@@ -43,6 +46,24 @@ class AnswerSettings(Section):
     abstain_threshold: float = Field(
         0.42, description="Best sentence's dense similarity below which medcite abstains (calibrated on dev data "
         "by scripts/calibrate_abstention.py)."
+    )
+    selection: Literal["learned", "blend", "hand"] = Field(
+        "blend", description="How candidate sentences are scored (app.query.selection): the LightGBM model of "
+        "selection_model (trained on silver clinician questions), the hand-set weighted sum plus selection_blend x "
+        "that model's probability, or the hand-set weighted sum alone (evals/RESULTS.md compares them)."
+    )
+    selection_blend: float = Field(0.3, ge=0, le=2, description="Weight of the learned probability in 'blend'.")
+    selection_model: Path = Field(
+        SELECTION_MODEL, description="Learned sentence-selection model (LightGBM text file written by "
+        "`make train-selector`; its model card sits beside it as .md)."
+    )
+    entity_check: bool = Field(
+        True, description="Check that the bottom line is about the drug, population and quantity the question "
+        "names (app.query.consistency); abstain with the 'sources give no ...' line when nothing fits."
+    )
+    int8_similarity_map: tuple[float, float] = Field(
+        (0.934, 0.0412), description="(a, b) of int8 cosine = a * fp32 cosine + b, applied to the fp32-calibrated "
+        "abstention thresholds when the encoder is onnx-int8 (scripts/map_encoder_similarity.py measures it)."
     )
     max_sections: int = Field(3, ge=1, le=4, description="Maximum answer sections (besides the bottom line).")
     max_statements: int = Field(8, ge=1, le=30, description="Maximum bullet statements over all sections.")

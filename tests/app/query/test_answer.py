@@ -123,3 +123,19 @@ def test_rendered_markdown_keeps_citations_and_disclaimer(pipeline):
     assert "### References" in md and answer.disclaimer in md
     cited = {int(n) for n in CITATION_RE.findall(md.split("### References")[0])}
     assert cited == {r.n for r in answer.references}
+
+
+def test_a_dose_question_is_never_answered_with_another_drugs_dose(pipeline):
+    """The small index mentions insulin (diabetes pages) but gives no paediatric insulin dose: medcite abstains with
+    the plain 'no insulin dosing' line, or its bottom line names insulin and an amount (issue 18, item 3)."""
+    from app.query.entities import has_dose
+
+    answer = pipeline.answer(AnswerRequest(
+        question="What starting dose of insulin in units/kg for a 9-year-old with new type 1 diabetes?", debug=True))
+    assert answer.trace is not None and answer.trace.entity_checks or answer.abstained
+    if answer.abstained:
+        assert answer.bottom_line is None and not answer.references
+    else:
+        assert "insulin" in answer.bottom_line.text.lower() and has_dose(answer.bottom_line.text)
+    off = pipeline.settings.answer.model_copy(update={"entity_check": False})
+    assert off.entity_check is False  # the check is one setting away (AnswerSettings.entity_check)
