@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import re
 import shutil
 from collections import Counter
 from pathlib import Path
@@ -50,6 +51,37 @@ def split_of(doc_id: str, tuned: set[str]) -> str:
         return "train"
     bucket = int(hashlib.sha1(doc_id.encode()).hexdigest()[:8], 16) % 100
     return next(name for name, upper in SPLITS if bucket < upper)
+
+
+_WORKUP = re.compile(r"^(?:How is .+ (?:diagnosed|staged)\?|What (?:is the diagnostic|staging) evaluation)")
+_TREATED = re.compile(r"^(?:How is (.+) treated|What is the recommended treatment for (.+)|What are the treatment "
+                      r"options for (.+))\?$")
+
+
+def followup_items(items: list[dict]) -> list[dict]:
+    """Two-turn items per document: a work-up question, then "How is it treated?" whose key facts are those of
+    the document's general treatment question (the treatment of its whole topic, not of a stage or subtype).
+
+    >>> a = {"id": "s1", "question": "How is Wilms Tumor diagnosed?", "gold_doc": "w.md", "key_facts": [["CT"]]}
+    >>> b = {"id": "s2", "question": "How is Wilms Tumor treated?", "gold_doc": "w.md", "key_facts": [["surgery"]],
+    ...      "support": "Surgery is first.", "gold_section": "Treatment"}
+    >>> [(i["turns"], i["question"], i["key_facts"]) for i in followup_items([a, b])]
+    [([{'question': 'How is Wilms Tumor diagnosed?'}], 'How is it treated?', [['surgery']])]
+    """
+    by_doc: dict[str, dict[str, dict]] = {}
+    for item in items:
+        slot = by_doc.setdefault(item["gold_doc"], {})
+        if _WORKUP.match(item["question"]):
+            slot.setdefault("workup", item)
+        if _TREATED.match(item["question"]):
+            slot.setdefault("treated", item)
+    out = []
+    for doc, slot in sorted(by_doc.items()):
+        if "workup" in slot and "treated" in slot:
+            t = slot["treated"]
+            out.append({**t, "id": f"{t['id']}-fu", "question": "How is it treated?", "style": "followup",
+                        "turns": [{"question": slot["workup"]["question"]}]})
+    return out
 
 
 def _stem(name: str) -> str:
@@ -79,12 +111,16 @@ def build(store: ChunkStore, data_dir: Path, out: Path) -> dict:
         name = split_of(doc, tuned)
         by_split[name].append(item)
         docs[name].add(doc)
+    followups: dict[str, list[dict]] = {}
     for name, part in by_split.items():
         _write(out / f"silver-{name}.jsonl", part)
+        followups[name] = followup_items(part)
+        _write(out / f"silver-followup-{name}.jsonl", followups[name])
     hard = ooc_hard.build(store, names)
     _write(out / "ooc-hard.jsonl", hard)
     manifest = {
-        "files": {**{f"silver-{n}.jsonl": len(p) for n, p in by_split.items()}, "ooc-hard.jsonl": len(hard),
+        "files": {**{f"silver-{n}.jsonl": len(p) for n, p in by_split.items()},
+                  **{f"silver-followup-{n}.jsonl": len(p) for n, p in followups.items()}, "ooc-hard.jsonl": len(hard),
                   "clinician-dev.jsonl": sum(1 for line in dev_file.read_text().splitlines() if line.strip())},
         "documents": {n: len(d) for n, d in docs.items()},
         "silver_questions_by_kind": dict(Counter(i["question"].split()[0] for i in items)),

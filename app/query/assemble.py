@@ -145,6 +145,7 @@ def assemble(
     asked_drugs: Sequence[str] = (),
     find_drugs: Callable[[str], list[str]] | None = None,
     keep_features: list | None = None,
+    asked: str = "",
 ) -> Assembled:
     """Build the cited parts of an answer from retrieved chunks (the pipeline adds the rest).
 
@@ -152,12 +153,14 @@ def assemble(
     several chunks be shown whole, in order (:mod:`app.query.procedures`). Sources written for another ``audience``
     weigh less and give the bottom line only when no source for this audience is among the best statements.
     Sentences are scored by ``scorer`` (:mod:`app.query.selection`; the hand-weighted sum by default) over their
-    features; ``keep_features`` (a list) receives (unit, feature row) pairs, for training the learned scorer.
+    features; ``asked`` (a follow-up as the user typed it) decides the question's intent and facet when it names
+    one; ``keep_features`` (a list) receives (unit, feature row) pairs, for training the learned scorer.
     """
     topics = list(dict.fromkeys(c.meta.title for c in candidates if c.meta.title))[:5]
     total_weight = sum(query_weights.values()) or 1.0
-    q_facet = question_facet(question)
-    q_intent = question_intent(question)
+    # a follow-up's own words say what it asks ("How is it treated?"), not the topic terms carried into it
+    q_facet = (asked and question_facet(asked)) or question_facet(question)
+    q_intent = (asked and question_intent(asked)) or question_intent(question)
     title_cache: dict[str, set[str]] = {}
 
     def title_terms(title: str) -> set[str]:

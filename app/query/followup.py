@@ -34,6 +34,7 @@ import numpy as np
 import Stemmer
 from pydantic import BaseModel, Field
 
+from app.query.intents import question_intent
 from app.query.schemas import Turn
 from index.lexical import STOP_WORDS
 
@@ -81,7 +82,14 @@ activities helpful effective useful life expectancy cost costs research study st
 resources specialist doctor doctors hospital home remedy remedies natural vaccine vaccines vaccination age years old
 related relate relation associated link linked connection monitor monitored monitoring
 thing things way ways kind kinds good bad worse better help helps possible likely still anything something
+next step steps workup work-up evaluation initial standard preferred appropriate regimen regimens approach
+first-line second-line frontline look looks presenting presentation finding findings right left year-old
+month-old week-old day-old
 """.split()
+#: Kinds of ask (app.query.intents) whose answers sit in different sections: a follow-up that changes group
+#: ("How is it treated?" after "What imaging for staging?") does not prefer the passages cited for the earlier one.
+INTENT_GROUPS = {"next_test": "work-up", "diagnosis": "work-up", "staging": "work-up", "treatment": "management",
+                 "dose": "management", "screening": "screening"}
 _PRONOUNS = frozenset("it its itself this these those they them their theirs".split())
 _THAT_NOUNS = frozenset("condition disease illness disorder drug medication medicine treatment one".split())
 _LEADING_CUE = re.compile(r"^\s*(?:and|also|but|so|what about|how about|what if|same for|plus)\b", re.IGNORECASE)
@@ -212,6 +220,9 @@ def resolve_followup(
         if similarity < SHIFT_SIMILARITY or (not followup and similarity < SAME_TOPIC_SIMILARITY):
             return ResolvedQuery(text=question, is_followup=False, topic_shift=True, similarity=similarity)
     cited = _cited(context)
+    asks, asked_before = (INTENT_GROUPS.get(question_intent(q) or "") for q in (question, context[0][1].question))
+    if asks and asked_before and asks != asked_before:
+        cited = []  # "How is it treated?" after a work-up question: the work-up passages answer the earlier ask
     if not followup:  # self-contained question on the conversation's topic
         return ResolvedQuery(text=question, is_followup=False, topic_shift=False, prefer_chunk_ids=cited,
                              similarity=similarity)

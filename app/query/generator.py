@@ -41,6 +41,7 @@ class Evidence:
     section_chunks: Callable[[Candidate], list[Candidate]] | None = None
     asked_drugs: tuple[str, ...] = ()  # drugs the question asks about (app.query.entities), canonical names
     find_drugs: Callable[[str], list[str]] | None = None  # canonical drug names in a text
+    asked: str = ""  # a follow-up as the user typed it (its own intent wins over the carried topic's)
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,8 @@ class ExtractiveGenerator:
         built = assemble(evidence.question, evidence.query_vector, evidence.term_weights, evidence.candidates,
                          tokenize, self.settings, evidence.prefer_types, section_chunks=evidence.section_chunks,
                          audience=evidence.audience, scorer=self.scorer, asked_drugs=evidence.asked_drugs,
-                         find_drugs=evidence.find_drugs, keep_features=keep_features)
+                         find_drugs=evidence.find_drugs, keep_features=keep_features,
+                         asked=evidence.asked)
         signals = EvidenceSignals(len(evidence.candidates), built.evidence, built.coverage)
         return Draft(built.bottom_line, built.sections, built.references, built.covered_topics, signals)
 

@@ -243,7 +243,7 @@ class AnswerPipeline:
         entities = question_entities(resolved.text, self.drug_names)
         evidence = Evidence(resolved.text, qvec, self.index.lexical.term_weights(search_text), candidates,
                             request.audience, prefer_types, self._section_chunks, tuple(entities.drugs),
-                            self.drug_names.find)
+                            self.drug_names.find, request.question if resolved.is_followup else "")
         return Gathered(resolved, unknown, search_text, qvec, hits, entities, evidence)
 
     def _has_chunk(self, chunk_id: str) -> bool:

@@ -125,3 +125,22 @@ def test_real_model_separates_followups_from_topic_shifts():
     cont = resolve_followup("What are the side effects of methotrexate?",
                             [Turn(question="What are the symptoms of rheumatoid arthritis?")], embedder.encode)
     assert not cont.topic_shift and not cont.is_followup
+
+
+def test_a_follow_up_that_asks_for_another_kind_of_answer_does_not_prefer_the_earlier_passages():
+    """'How is it treated?' after a work-up question: the work-up passages cited before answer the earlier ask, so
+    they are not preferred, while the topic is still carried (issue 18, item 4)."""
+    workup = [Turn(question="What imaging is needed to stage a child with a flank mass and Wilms tumor?",
+                   cited_chunk_ids=["wilms#7", "wilms#8"])]
+    treated = resolve_followup("How is it treated?", workup, FakeEmbed())
+    assert treated.is_followup and "Wilms" in treated.carried_terms and treated.prefer_chunk_ids == []
+    again = resolve_followup("And which scan comes first?", workup, FakeEmbed())
+    assert again.prefer_chunk_ids == ["wilms#7", "wilms#8"]  # same kind of ask: the cited passages still lead
+
+
+def test_first_line_and_next_step_are_what_is_asked_not_a_new_topic():
+    turns = [Turn(question="How is chronic myeloid leukemia diagnosed?", cited_chunk_ids=["cml#1"])]
+    r = resolve_followup("What is the first-line treatment?", turns, FakeEmbed())
+    assert r.is_followup and not r.topic_shift and "leukemia" in r.text
+    vignette = [Turn(question="A 4-year-old with a right flank mass: what is the next step?")]
+    assert resolve_followup("How is it treated?", vignette, FakeEmbed()).carried_terms == ["flank", "mass"]

@@ -87,3 +87,19 @@ def test_training_is_deterministic():
         return lightgbm.train(PARAMS, data, 30).model_to_string()
 
     assert train() == train()
+
+
+def test_a_follow_ups_own_words_decide_what_kind_of_answer_it_wants():
+    """'How is it treated?' resolved with the carried 'next step' of a work-up question still wants a treatment
+    sentence as its bottom line (issue 18, item 4)."""
+    cand = _candidate(0, "wilms", [
+        ("CT scan of the abdomen is the next step and will confirm the renal origin of the mass.", _vec(1, 0.2)),
+        ("Nephrectomy followed by chemotherapy is the standard treatment for favorable histology tumors.",
+         _vec(1, 0.2)),
+    ])
+    resolved = "How is it treated? (next step Wilms tumor)"
+    weights = {t: 1.0 for t in tokenize(resolved)}
+    carried = assemble(resolved, Q, weights, [cand], tokenize, AnswerSettings())
+    own = assemble(resolved, Q, weights, [cand], tokenize, AnswerSettings(), asked="How is it treated?")
+    assert carried.bottom_line.text.startswith("CT scan")
+    assert own.bottom_line.text.startswith("Nephrectomy")
