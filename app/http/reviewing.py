@@ -171,7 +171,8 @@ class ReviewDesk:
         version = index_key(pipeline)
         qvec = pipeline.embedder.encode_query(answer.resolved_question)
         if published is not None and request.filters is None and published.closest(qvec) >= self._threshold:
-            match = service.find_approved_match(qvec, request.audience, version, current_hashes(chunks))
+            match = service.find_approved_match(qvec, request.audience, version, current_hashes(chunks),
+                                                question=answer.resolved_question)
             if match is not None:
                 try:
                     service.record_view(match.id)

@@ -176,3 +176,31 @@ def speaks_of(text: str, population: str) -> bool:
     """Whether ``text`` names ``population`` (children / adults / older adults / pregnancy) in words."""
     rx = {"child": _CHILD, "adult": _ADULT, "older adult": _OLDER, "pregnant": _PREGNANT}[population]
     return bool(rx.search(text))
+
+
+_STAGE = re.compile(r"\bstage\s+(0|[IV]{1,4}[ABC]?\d?|[1-4][ABC]?)\b", re.I)
+_ROMAN = {"1": "I", "2": "II", "3": "III", "4": "IV"}
+_RISK = re.compile(r"\b(very[- ]low|low|intermediate|standard|high|very[- ]high)[- ]risk\b", re.I)
+_HISTOLOGY = re.compile(r"\b(unfavou?rable|favou?rable|anaplastic|diffuse anaplasia|focal anaplasia)\b", re.I)
+_NEGATION = re.compile(r"\b(?:not|no|without|never|none|neither|nor|absent|negative)\b|n't\b", re.I)
+
+
+def clinical_signature(question: str, names: DrugNames) -> tuple:
+    """What changes management in a question: stages, risk groups, histology, population, drugs and negation.
+
+    Two questions with different signatures are clinically different questions however alike they read.
+
+    >>> names = DrugNames.from_pairs([])
+    >>> clinical_signature("Treatment of stage I Wilms tumor?", names) == clinical_signature(
+    ...     "treatment of Stage 1 Wilms tumour?", names)
+    True
+    >>> clinical_signature("Treatment of stage I Wilms tumor?", names) == clinical_signature(
+    ...     "Treatment of stage IV Wilms tumor?", names)
+    False
+    """
+    stages = sorted({_ROMAN.get(m.group(1)[:1], m.group(1)[:1]) + m.group(1)[1:].upper() if m.group(1)[:1] in _ROMAN
+                     else m.group(1).upper() for m in _STAGE.finditer(question)})
+    risks = sorted({m.group(1).lower().replace(" ", "-") for m in _RISK.finditer(question)})
+    histology = sorted({m.group(1).lower().replace("favour", "favor") for m in _HISTOLOGY.finditer(question)})
+    return (tuple(stages), tuple(risks), tuple(histology), population_of(question), tuple(sorted(names.find(question))),
+            bool(_NEGATION.search(question)))

@@ -99,10 +99,12 @@ def similar(store: Store, question_vector: Sequence[float] | np.ndarray, audienc
 
 
 def find_match(store: Store, question_vector: Sequence[float] | np.ndarray, audience: str, index_version: str,
-               current_hashes: CurrentHashes, threshold: float) -> Article | None:
+               current_hashes: CurrentHashes, threshold: float,
+               same_question: Callable[[str], bool] | None = None) -> Article | None:
     """The most similar approved article of the same audience with cosine >= ``threshold`` that was answered on
     ``index_version`` or whose cited chunks all still have their hashes (``current_hashes(ids)``: chunk id ->
-    hash of its current text, None or absent when it is gone); None if there is none."""
+    hash of its current text, None or absent when it is gone), and whose question ``same_question`` accepts (e.g.
+    the same stage, risk group, histology, population, drugs and negation); None if there is none."""
     ranked = _ranked(store, question_vector, audience, threshold)
     if not ranked:
         return None
@@ -112,7 +114,8 @@ def find_match(store: Store, question_vector: Sequence[float] | np.ndarray, audi
         if version == index_version or all(now.get(c) == h for c, h in cited.items()):
             with store.session(write=False) as session:
                 row = session.get(ArticleRow, article_id)
-                if row is not None and row.status == Status.approved.value:  # still approved now
+                if row is not None and row.status == Status.approved.value and (  # still approved now
+                        same_question is None or same_question(row.question)):
                     return convert.article(row)
     return None
 

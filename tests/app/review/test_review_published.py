@@ -223,3 +223,24 @@ def test_published_questions_and_their_signature(service, new_article):
     assert float(rows[0][2] @ unit(6)) == pytest.approx(1.0, abs=1e-3) and submitted.id not in str(rows)
     service.transition(published.id, "under_review", "dr-osei", "withdrawn for a second look")
     assert service.approved_signature("clinician") == () and service.approved_questions("clinician") == []
+
+
+@pytest.mark.parametrize("approved_q, asked_q", [
+    ("What is the treatment for low-risk neuroblastoma?", "What is the treatment for high-risk neuroblastoma?"),
+    ("How is stage I Wilms tumor treated?", "How is stage IV Wilms tumor treated?"),
+    ("How is favorable histology Wilms tumor treated?", "How is unfavorable histology Wilms tumor treated?"),
+    ("Should a child with Wilms tumor receive radiation therapy?",
+     "Should a child with Wilms tumor not receive radiation therapy?"),
+    ("How is Hodgkin lymphoma treated in children?", "How is Hodgkin lymphoma treated in adults?"),
+    ("Is tamoxifen used after surgery for breast cancer?", "Is letrozole used after surgery for breast cancer?"),
+])
+def test_an_approved_answer_is_never_served_for_a_clinically_different_question(service, new_article, approved_q,
+                                                                                 asked_q):
+    """Issue 22, item 1: the pairs read alike (fp32 MiniLM question cosines up to 0.989, README security section) but differ in stage,
+    risk group, histology, negation, population or drug: the article is not served for the other one."""
+    v = unit(9)
+    approved = _approve(service, new_article(vector=v, question=approved_q).id)
+    calls = Calls(TEXTS)
+    assert service.find_approved_match(near(v, 0.99), "clinician", "v1", calls, question=asked_q) is None
+    same = approved_q.replace("?", " ?").replace("  ", " ")  # the same question, spelt a little differently
+    assert service.find_approved_match(near(v, 0.99), "clinician", "v1", calls, question=same).id == approved.id
