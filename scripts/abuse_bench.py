@@ -9,6 +9,8 @@ the configured size limits (1 MB bodies, 2,000-character questions, 50 MB upload
 * chat background-task opener ``"x" + "<chat_history>" * N`` (224 KB and ~1 MB bodies);
 * 2,000-character questions made of one long token: CJK, a DNA sequence, one Latin letter repeated;
   on ``/v1/answer``, ``/v1/search`` and the chat route;
+* chat requests with 3 and with 20 earlier assistant turns crafted against source recovery (ten references to the
+  longest document, statements whose longest word is in every chunk);
 * a lone surrogate in a question (status code only);
 * 200 requests with a random ``Authorization: Bearer`` each (how many get through a burst of 30);
 * 50 wrong admin keys (how many are answered 403 before the failed-auth limit answers 429);
@@ -166,6 +168,38 @@ def chat_body(content: str) -> dict:
     return {"model": "medcite", "messages": [{"role": "user", "content": content}]}
 
 
+def crafted_turn(title: str, url: str, refs: int = 10, lines: int = 8) -> str:
+    """An assistant turn crafted against source recovery: ``refs`` references to one long document, each cited by
+    ``lines`` statements whose longest word ("patients") is in nearly every chunk of it (about 4 KB)."""
+    body = "\n".join(f"- Patients are seen {i} times by patients and patients in clinic. [{n}]"
+                     for i in range(lines) for n in range(1, refs + 1))
+    references = "\n".join(f"{n}. *Evidence summary* — **{title}**. NCI. <{url}>" for n in range(1, refs + 1))
+    return f"**Bottom line.** [1]\n{body}\n### References\n{references}"
+
+
+def crafted_chats(index: Path) -> list[tuple[str, str, dict]]:
+    """Chat requests whose earlier assistant turns are :func:`crafted_turn` (3 turns, and 20 turns) against the
+    served index's longest document (issue 22, item 2)."""
+    version = index / (index / "CURRENT").read_text().strip()
+    docs = {}
+    for line in (version / "chunks.jsonl").open(encoding="utf-8"):
+        doc = json.loads(line)["doc_id"]
+        docs[doc] = docs.get(doc, 0) + 1
+    longest = max(docs, key=docs.get)
+    meta = next(json.loads(line) for line in (version / "documents.jsonl").open(encoding="utf-8")
+                if json.loads(line)["doc_id"] == longest)
+    turn = crafted_turn(meta["title"], meta.get("url", ""))
+    rows = []
+    for n in (3, 20):
+        messages = []
+        for i in range(n):
+            messages += [{"role": "user", "content": f"Question {i} about it?"}, {"role": "assistant", "content": turn}]
+        messages.append({"role": "user", "content": "How is it treated?"})
+        rows.append((f"chat: {n} crafted assistant turns ({len(json.dumps(messages)) // 1024} KB)",
+                     "/v1/chat/completions", {"model": "medcite", "messages": messages}))
+    return rows
+
+
 def hostile_inputs(max_body: int) -> list[tuple[str, str, dict]]:
     rng = random.Random(7)
     cjk = "".join(chr(rng.randrange(0x4E00, 0x9FFF)) for _ in range(2000))
@@ -254,7 +288,7 @@ def main() -> int:
         with httpx.Client(base_url=url, timeout=REQUEST_TIMEOUT_S) as client:
             client.post("/v1/answer", json={"question": "How is asthma treated?"})  # warm up
             results["baseline_rss_mb"] = round(memory_mb(proc.pid, "VmRSS"), 1)
-            for name, path, body in hostile_inputs(args.max_body):
+            for name, path, body in hostile_inputs(args.max_body) + crafted_chats(work / "index"):
                 row = measure(proc.pid, probe, name, lambda: client.post(path, json=body))
                 results["inputs"].append(row)
                 print(json.dumps(row), file=sys.stderr)

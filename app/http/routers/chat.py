@@ -45,6 +45,7 @@ from pydantic import BaseModel, ValidationError
 from app.http.chat_tasks import detect_task, reply_to_task, suggests_follow_ups
 from app.http.chat_wire import (ChatCompletionRequest, ChatError, ChatOptions, ModelCard, ModelList, OpenAIRoute,
                            Usage)
+from app.query.followup import MAX_CONTEXT_TURNS
 from app.query.render import render_markdown
 from app.query.schemas import Answer, AnswerRequest, Turn
 from core.contracts import MAX_TURNS
@@ -225,8 +226,9 @@ def _source_topics(pipeline: Any) -> Callable[[list[tuple[str, str]]], list[str]
         return None
 
     def topics(history: list[tuple[str, str]]) -> list[str]:
-        found = [t for role, text in reversed(history) if role == "assistant"
-                 for t in sources.topics(sources.chunk_ids(text))]
+        # the recent answers only, as follow-up resolution reads (each costs up to MAX_ROW_CHECKS comparisons)
+        answers = [text for role, text in reversed(history) if role == "assistant"][:MAX_CONTEXT_TURNS]
+        found = [t for text in answers for t in sources.topics(sources.chunk_ids(text))]
         return list(dict.fromkeys(found))
 
     return topics

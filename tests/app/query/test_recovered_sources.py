@@ -120,3 +120,35 @@ def test_an_answer_naming_many_sources_and_statements_is_bounded(pipeline, seed_
     recovered = SourceFinder(pipeline.index.store).chunk_ids(text)
     assert time.perf_counter() - t < 2.0
     assert 0 < len(recovered) <= 50
+
+
+def test_crafted_statements_cost_a_bounded_number_of_chunk_comparisons(pipeline, seed_answer, monkeypatch) -> None:
+    """Issue 22, item 2: ten references to the longest document, each cited by fragments whose longest word is in
+    every chunk ("patients"), made recovery canonicalise every row for every fragment (seconds per request). Now
+    one answer text compares at most MAX_ROW_CHECKS chunk texts, however many references and fragments it has."""
+    import app.query.recovery as recovery
+
+    store = pipeline.index.store
+    doc = max(store.documents, key=lambda d: len(store.rows_of_document(d)))
+    meta = store.documents[doc]
+    refs = "\n".join(f"{n}. *Evidence summary* — **{meta.title}**. NCI. <{meta.url}>" for n in range(1, 11))
+    lines = "\n".join(f"- Patients {'x' * 3} are seen {i} times by patients and patients. [{n}]"
+                      for i in range(8) for n in range(1, 11))
+    finder = SourceFinder(store)
+    real = recovery.canonical
+
+    def canonicalised(budget: int) -> int:
+        calls = {"n": 0}
+
+        def counting(text: str) -> str:
+            calls["n"] += 1
+            return real(text)
+
+        monkeypatch.setattr(recovery, "canonical", counting)
+        monkeypatch.setattr(recovery, "MAX_ROW_CHECKS", budget)
+        finder.chunk_ids(lines + "\n### References\n" + refs)
+        return calls["n"]
+
+    fixed = canonicalised(0)  # titles, statements and fragments: no chunk text compared
+    assert canonicalised(5) - fixed <= 5
+    assert canonicalised(10**6) - fixed > 50  # without the bound the same text compares far more chunk texts
