@@ -116,5 +116,7 @@ def test_a_kill_during_the_dense_stage_keeps_what_was_embedded(small_corpus, tmp
                         or (s == 200 and b.get("partial") is False))
         if resumed.get("build", {}).get("step") == "embed":
             assert resumed["build"]["total"] <= total - 512  # only what the killed run had not embedded yet
-        done = _wait(url, proc, log, lambda s, b: s == 200 and b.get("partial") is False)
+        # the builder swaps the complete version in, then writes its final progress: wait for both (as above)
+        done = _wait(url, proc, log, lambda s, b: s == 200 and b.get("partial") is False
+                     and (b.get("build") or {}).get("state") in ("done", "failed"))
         assert done["build"]["state"] == "done"
