@@ -30,10 +30,11 @@ import logging
 import threading
 import time
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
+from app.query.entities import clinical_signature, drug_names
 from app.query.pipeline import AnswerPipeline
 from app.query.related import QuestionBank
 from app.query.schemas import Answer, AnswerRequest, ReviewInfo
@@ -172,7 +173,7 @@ class ReviewDesk:
         qvec = pipeline.embedder.encode_query(answer.resolved_question)
         if published is not None and request.filters is None and published.closest(qvec) >= self._threshold:
             match = service.find_approved_match(qvec, request.audience, version, current_hashes(chunks),
-                                                question=answer.resolved_question)
+                                                same_clinical_question(answer.resolved_question))
             if match is not None:
                 try:
                     service.record_view(match.id)
@@ -257,3 +258,16 @@ class ReviewDesk:
         except Exception as exc:
             log.error("re-review check after the index swap failed (retried on the next request): %s: %s",
                       type(exc).__name__, exc)
+
+
+def same_clinical_question(question: str) -> Callable[[str], bool]:
+    """A test for stored questions: the same stage, risk group, histology, population, drugs and negation as
+    ``question`` (:func:`app.query.entities.clinical_signature`); "stage I" and "stage IV" Wilms tumor read alike
+    (cosine 0.947) but are managed differently, so an article approved for one is never served for the other.
+
+    >>> same_clinical_question("How is stage I Wilms tumor treated?")("How is stage IV Wilms tumor treated?")
+    False
+    """
+    names = drug_names()
+    wanted = clinical_signature(question, names)
+    return lambda stored: clinical_signature(stored, names) == wanted

@@ -14,7 +14,6 @@ import numpy as np
 from pydantic import ValidationError
 from sqlalchemy import case, func, select, update
 
-from app.query.entities import clinical_signature, drug_names
 from app.review import convert, published
 from app.review.database import Store
 from app.review.errors import (
@@ -221,20 +220,12 @@ class ReviewService:
 
     def find_approved_match(self, question_vector: Sequence[float] | np.ndarray, audience: str,
                             index_version: str, current_hashes: CurrentHashes,
-                            question: str | None = None) -> Article | None:
-        """The approved article to serve for this question, or None (see :func:`published.find_match`). With
-        ``question``, an article is served only for a question of the same clinical signature
-        (:func:`app.query.entities.clinical_signature`: stage, risk group, histology, population, drugs, negation):
-        "stage I" and "stage IV" Wilms tumor read alike (cosine 0.975) but are managed differently."""
-        same = None
-        if question is not None:
-            names = drug_names()
-            wanted = clinical_signature(question, names)
-
-            def same(stored: str) -> bool:
-                return clinical_signature(stored, names) == wanted
+                            same_question: Callable[[str], bool] | None = None) -> Article | None:
+        """The approved article to serve for this question, or None (see :func:`published.find_match`);
+        ``same_question(stored question)`` can refuse an article asked about something clinically different
+        (app.http.reviewing passes :func:`app.query.entities.clinical_signature` equality)."""
         return published.find_match(self.store, question_vector, audience, index_version, current_hashes,
-                                     self.review.match_similarity, same)
+                                     self.review.match_similarity, same_question)
 
     def recheck(self, current_hashes: CurrentHashes) -> list[str]:
         """Move approved articles whose cited passages changed or vanished to needs_re_review; their ids."""
