@@ -50,10 +50,9 @@ def rows_for(pipe, items: list[dict]) -> tuple[np.ndarray, np.ndarray, list[int]
     """Feature rows, labels and group sizes (one group per question with a positive) for ``items``."""
     from app.query.generator import ExtractiveGenerator
     from app.query.schemas import AnswerRequest
-    from app.query.selection import HandScorer
 
-    gen = ExtractiveGenerator(pipe.settings.answer)
-    gen._scorer = HandScorer()  # the candidates do not depend on the scorer; MMR later does
+    # the candidate sentences and their features do not depend on the scorer (only MMR's choice does)
+    gen = ExtractiveGenerator(pipe.settings.answer.model_copy(update={"selection": "hand"}))
     xs, ys, groups = [], [], []
     for item in items:
         evidence = pipe.gather(AnswerRequest(question=item["question"]), {}).evidence

@@ -34,7 +34,7 @@ from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
-from app.query.entities import clinical_signature, drug_names
+from app.query.entities import DrugNames, clinical_signature, drug_names
 from app.query.pipeline import AnswerPipeline
 from app.query.related import QuestionBank
 from app.query.schemas import Answer, AnswerRequest, ReviewInfo
@@ -173,7 +173,8 @@ class ReviewDesk:
         qvec = pipeline.embedder.encode_query(answer.resolved_question)
         if published is not None and request.filters is None and published.closest(qvec) >= self._threshold:
             match = service.find_approved_match(qvec, request.audience, version, current_hashes(chunks),
-                                                same_clinical_question(answer.resolved_question))
+                                                same_clinical_question(answer.resolved_question,
+                                                                       getattr(pipeline, "drug_names", None)))
             if match is not None:
                 try:
                     service.record_view(match.id)
@@ -260,14 +261,14 @@ class ReviewDesk:
                       type(exc).__name__, exc)
 
 
-def same_clinical_question(question: str) -> Callable[[str], bool]:
+def same_clinical_question(question: str, names: DrugNames | None = None) -> Callable[[str], bool]:
     """A test for stored questions: the same stage, risk group, histology, population, drugs and negation as
-    ``question`` (:func:`app.query.entities.clinical_signature`); "stage I" and "stage IV" Wilms tumor read alike
+    ``question`` (:func:`app.query.entities.clinical_signature`; ``names``: the pipeline's drug names); "stage I" and "stage IV" Wilms tumor read alike
     (cosine 0.947) but are managed differently, so an article approved for one is never served for the other.
 
     >>> same_clinical_question("How is stage I Wilms tumor treated?")("How is stage IV Wilms tumor treated?")
     False
     """
-    names = drug_names()
+    names = names or drug_names()
     wanted = clinical_signature(question, names)
     return lambda stored: clinical_signature(stored, names) == wanted

@@ -173,7 +173,7 @@ def assemble(
     per_doc: dict[str, int] = {}
     for c in candidates:
         per_doc[c.chunk.doc_id] = per_doc.get(c.chunk.doc_id, 0) + 1
-    asked = set(asked_drugs)
+    wanted_drugs = set(asked_drugs)
     for text, vec, cand, position, start in _units(candidates, settings.max_sentence_chars * 2):
         if not _usable(text):
             continue
@@ -190,19 +190,19 @@ def assemble(
             float(cand.meta.type in prefer_types), float(bool(audience) and cand.meta.audience != audience),
             float(bool(_ANAPHORA.match(text))), float(position == 0), len(text.split()) / 50.0,
             float(has_dose(text)), float(bool(_NUMBER.search(text))), float(bool(_TENTATIVE.search(text))),
-            float(text.endswith(":")), float(bool(named & asked)), float(bool(named) and not named & asked),
+            float(text.endswith(":")), float(bool(named & wanted_drugs)),
+            float(bool(named) and not named & wanted_drugs),
             0.0, per_doc[cand.chunk.doc_id] / len(candidates),
         ])
         units.append(unit)
-    if units:
-        matrix = np.asarray(rows, dtype=np.float64)
-        matrix[:, _DENSE_GAP] = matrix[:, 0] - matrix[:, 0].max()
-        for unit, score in zip(units, (scorer or HandScorer()).score(matrix)):
-            unit.score = float(score)
-        if keep_features is not None:
-            keep_features.extend(zip(units, matrix))
     if not units:
         return Assembled(None, [], [], 0.0, 0.0, topics)
+    matrix = np.asarray(rows, dtype=np.float64)
+    matrix[:, _DENSE_GAP] = matrix[:, 0] - matrix[:, 0].max()
+    for unit, score in zip(units, (scorer or HandScorer()).score(matrix)):
+        unit.score = float(score)
+    if keep_features is not None:
+        keep_features.extend(zip(units, matrix))
     evidence = max(u.dense for u in units)
     units.sort(key=lambda u: -u.score)
     chosen = _mmr(units, settings)

@@ -96,21 +96,25 @@ def check(q: QuestionEntities, bottom: Statement | None, sections: list[Section]
         text, title = passages.get(st.chunk_id, (st.text, ""))
         return misfit(q, st.text, text, title, names)
 
+    verdicts = {id(st): why(st) for st in [bottom, *(s for sec in sections for s in sec.statements)]}
+
+    def dropped(st: Statement) -> bool:  # another drug's amount, or another population, is never stated
+        verdict = verdicts[id(st)]
+        return verdict == "population" or (verdict == "drug" and q.quantity == "dose" and has_dose(st.text))
+
     checks = [f"drugs={','.join(q.drugs) or '-'} population={q.population or '-'} quantity={q.quantity or '-'}"]
     kept: list[Section] = []
-    for sec in sections:  # another drug's amount, or another population, is never stated
-        fine = [st for st in sec.statements
-                if why(st) != "population" and not (q.quantity == "dose" and q.drugs and has_dose(st.text)
-                                                   and why(st) == "drug")]
+    for sec in sections:
+        fine = [st for st in sec.statements if not dropped(st)]
         checks += [f"dropped: {st.chunk_id}" for st in sec.statements if st not in fine]
         if fine:
             kept.append(sec.model_copy(update={"statements": fine}))
-    reason = why(bottom)
+    reason = verdicts[id(bottom)]
     if reason is None:
         return _renumbered(bottom, kept, references, None, checks + ["bottom line fits"])
     for si, sec in enumerate(kept):
         for st in sec.statements:
-            if why(st) is None:
+            if verdicts[id(st)] is None:
                 rest = [s for s in sec.statements if s is not st]
                 kept = kept[:si] + ([sec.model_copy(update={"statements": rest})] if rest else []) + kept[si + 1:]
                 return _renumbered(st, kept, references, None, checks + [f"bottom line ({reason}) replaced"])

@@ -108,6 +108,14 @@ def is_class(name: str) -> bool:
     return bool(_CLASS.search(name) or _PLURAL.search(name))
 
 
+def vocabulary_path(path: Path) -> Path:
+    """``path`` made absolute; a relative one that is not there (served from another folder) is taken from the
+    repository root, where ``corpus/`` lies."""
+    if not path.is_absolute() and not path.is_file():
+        path = DEFAULT_VOCABULARY.parents[2] / path
+    return path.resolve()
+
+
 @lru_cache(maxsize=4)
 def drug_names(path: Path = DEFAULT_VOCABULARY) -> DrugNames:
     """The vocabulary at ``path``, loaded once per process (about 94,000 names, ~20 MB)."""

@@ -15,13 +15,11 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-import numpy as np
-
 from app.query.abstention import Abstainer
 from app.query.assemble import Candidate
 from app.query.citing import superseded_notice
 from app.query.consistency import check as check_consistency
-from app.query.entities import DEFAULT_VOCABULARY, DrugNames, QuestionEntities, drug_names, question_entities
+from app.query.entities import DrugNames, QuestionEntities, drug_names, question_entities, vocabulary_path
 from app.query.errors import RequestError
 from app.query.expand import expand_query
 from app.query.followup import ResolvedQuery, resolve_followup
@@ -126,10 +124,7 @@ class AnswerPipeline:
     def drug_names(self) -> DrugNames:
         """The drug-name vocabulary of the consistency check (loaded on first use, once per process)."""
         if self._drug_names is None:
-            path = self.settings.paths.drug_names
-            if not path.is_absolute() and not path.is_file():  # a relative default, served from another folder
-                path = DEFAULT_VOCABULARY.parents[2] / path
-            self._drug_names = drug_names(path.resolve())
+            self._drug_names = drug_names(vocabulary_path(self.settings.paths.drug_names))
         return self._drug_names
 
     @property
@@ -169,9 +164,9 @@ class AnswerPipeline:
         t0 = time.perf_counter()
         timings: dict[str, float] = {}
         gathered = self.gather(request, timings)
-        resolved, unknown, search_text, qvec, hits = (gathered.resolved, gathered.unknown, gathered.search_text,
-                                                      gathered.qvec, gathered.hits)
-        evidence, entities, candidates = gathered.evidence, gathered.entities, gathered.evidence.candidates
+        resolved, unknown, search_text, hits = gathered.resolved, gathered.unknown, gathered.search_text, gathered.hits
+        evidence, entities = gathered.evidence, gathered.entities
+        qvec, candidates = evidence.query_vector, evidence.candidates
         t = time.perf_counter()
         draft = self.generator.generate(evidence)
         timings["assembly"] = _ms(t)
@@ -244,7 +239,7 @@ class AnswerPipeline:
         evidence = Evidence(resolved.text, qvec, self.index.lexical.term_weights(search_text), candidates,
                             request.audience, prefer_types, self._section_chunks, tuple(entities.drugs),
                             self.drug_names.find, request.question if resolved.is_followup else "")
-        return Gathered(resolved, unknown, search_text, qvec, hits, entities, evidence)
+        return Gathered(resolved, unknown, search_text, hits, entities, evidence)
 
     def _has_chunk(self, chunk_id: str) -> bool:
         try:
@@ -279,7 +274,6 @@ class Gathered:
     resolved: ResolvedQuery
     unknown: list[str]
     search_text: str
-    qvec: np.ndarray
     hits: list[Hit]
     entities: QuestionEntities
     evidence: Evidence
