@@ -8,7 +8,8 @@
 * Reviewer routes (:data:`REVIEWER_ROUTES`: the review queue, review transitions, an article's history and
   feedback) need a reviewer key (``ReviewSettings.reviewer_keys``, ``MEDCITE_REVIEWER_KEYS``); admin and query keys
   are not reviewer keys. Checked like admin keys, before any body is read.
-* Query routes (every other ``/v1/`` route) need a query or admin key only when ``query_keys`` is set.
+* Query routes (every other ``/v1/`` route) need a query, admin or reviewer key only when ``query_keys`` is set
+  (a reviewer reads the articles it reviews and asks questions; the web page sends the key its user typed).
 * A per-client token bucket answers 429 with ``Retry-After``. The client is the *verified* identity: a valid key,
   else the peer address. An unverified bearer token counts as its sender's address, so random tokens share one
   bucket. Failed authentication (a wrong key on a keyed route) has its own, smaller bucket per address
@@ -211,7 +212,7 @@ class GuardMiddleware:
                 await send_error(send, path, *denied)
                 return
             verified = True
-        elif token is not None and (self.query_ring.check(token) or self.admin_ring.check(token)):
+        elif token is not None and self._any_ring(token):
             verified = True
         if self.bucket is not None:
             client = "key:" + hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()[:16] \
@@ -229,6 +230,11 @@ class GuardMiddleware:
             await send_error(send, path, 413, f"request body too large (limit {limit} bytes)")
             return
         await _run_limited(self.app, scope, receive, send, limit, path)
+
+    def _any_ring(self, token: str) -> bool:
+        """Whether ``token`` is a query, admin or reviewer key (each ring checked, no early exit)."""
+        found = [ring.check(token) for ring in (self.query_ring, self.admin_ring, self.reviewer_ring)]
+        return any(found)
 
     def _authenticate(self, role: str, token: str | None,
                       peer: str) -> tuple[int, str, dict[str, str]] | None:
@@ -249,8 +255,10 @@ class GuardMiddleware:
             return 403, "the review API is disabled: no reviewer keys are configured (set MEDCITE_REVIEWER_KEYS)", {}
         if role == "reviewer":
             good = self.reviewer_ring.check(token)
+        elif admin:
+            good = self.admin_ring.check(token)
         else:
-            good = self.admin_ring.check(token) or (not admin and self.query_ring.check(token))
+            good = self._any_ring(token)
         if good:
             return None
         if self.failures is not None:

@@ -23,6 +23,7 @@ from app.review.errors import (
     ReviewStoreError,
     SchemaError,
     StorageDisabledError,
+    StorageFullError,
     TransitionRejected,
 )
 from app.review.models import Article, ArticleSummary, Feedback, QueueItem, ReviewEvent
@@ -33,7 +34,7 @@ __all__ = [
     "Article", "ArticleNotFoundError", "ArticleSummary", "ConflictError", "DatabaseLockedError",
     "DatabaseUnavailableError", "DriverMissingError", "Feedback", "IllegalTransitionError", "InvalidInputError",
     "QUEUE_STATUSES", "QueueItem", "ReviewError", "ReviewEvent", "ReviewService", "ReviewStoreError",
-    "SYSTEM_REVIEWER", "SchemaError", "Status", "StorageDisabledError", "TRANSITIONS", "TransitionRejected",
+    "SYSTEM_REVIEWER", "SchemaError", "Status", "StorageDisabledError", "StorageFullError", "TRANSITIONS", "TransitionRejected",
     "allowed_next", "answer_statements", "chunk_hash", "cited_chunk_ids", "cited_hashes", "current_hashes",
     "is_allowed",
 ]

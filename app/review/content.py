@@ -1,5 +1,7 @@
 """What an article is made of, apart from the database: ids, chunk hashes, cited chunks, statements, vectors.
 
+>>> question_key("How is  Wilms tumor treated?") == question_key("how is wilms tumor treated")
+True
 >>> new_article_id().startswith("a-"), len(new_article_id())
 (True, 14)
 >>> chunk_hash("Metformin is first-line for type 2 diabetes.")
@@ -31,6 +33,13 @@ MAX_VECTOR_DIM = 4096
 def new_article_id() -> str:
     """A random, URL-safe, stable article id: ``a-`` + 12 characters (72 random bits)."""
     return "a-" + secrets.token_urlsafe(9)
+
+
+def question_key(question: str) -> str:
+    """The de-duplication key of a stored question: sha256 hex (32 characters) of the question case-folded, with
+    runs of white space made one space and trailing punctuation dropped (identical questions share one article)."""
+    normal = " ".join(question.casefold().split()).rstrip(" ?.!")
+    return hashlib.sha256(normal.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 def chunk_hash(text: str) -> str:

@@ -13,6 +13,7 @@ without its password) and the problem, never as a driver traceback.
 from __future__ import annotations
 
 import importlib
+import logging
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,6 +33,8 @@ from app.review.errors import (
 )
 from app.review.migrate import upgrade_to_head
 from app.review.settings import ReviewSettings
+
+log = logging.getLogger(__name__)
 DEFAULT_FILE = "review.db"
 POSTGRES_HINT = "install the driver with: pip install 'medcite[postgres]'"
 
@@ -105,9 +108,35 @@ class Store:
         self._read: sessionmaker[Session] | None = None
         self._write: sessionmaker[Session] | None = None
         self._lock = threading.Lock()
+        self._file: tuple[int, int] | None = None  # (device, inode) of the SQLite file the engine opened
+
+    def _sqlite_file(self) -> Path | None:
+        """The SQLite database file (None for PostgreSQL, in-memory and URI databases)."""
+        database = self.url.database or ""
+        if self.dialect != "sqlite" or not database or database == ":memory:" or database.startswith("file:"):
+            return None
+        return Path(database)
+
+    def _file_identity(self) -> tuple[int, int] | None:
+        path = self._sqlite_file()
+        try:
+            info = path.stat() if path is not None else None
+        except OSError:
+            return None
+        return None if info is None else (info.st_dev, info.st_ino)
+
+    def _replaced(self) -> bool:
+        """Whether the SQLite file the engine opened was deleted or replaced since (then writes would go to a
+        deleted file and vanish at restart)."""
+        return self._file is not None and self._file_identity() != self._file
 
     def engine(self) -> Engine:
         with self._lock:
+            if self._engine is not None and self._replaced():
+                log.warning("review database %s was deleted or replaced while medcite was running: opening it "
+                            "again (articles stored before that are gone with the old file)", self.where)
+                self._engine.dispose()
+                self._engine = self._read = self._write = None
             if self._engine is None:
                 engine = self._create_engine()
                 try:
@@ -124,6 +153,7 @@ class Store:
                 self._read = sessionmaker(engine, expire_on_commit=False)
                 self._write = sessionmaker(engine.execution_options(sqlite_begin="IMMEDIATE"), expire_on_commit=False)
                 self._engine = engine
+                self._file = self._file_identity()
             return self._engine
 
     @contextmanager

@@ -7,6 +7,7 @@
   article's current status, version and the statuses allowed from it.
 - :class:`InvalidInputError` (422): bad question, audience, cited hashes, vector or feedback.
 - :class:`StorageDisabledError`: ``review.store_answers`` does not allow storing this answer.
+- :class:`StorageFullError` (503-style): ``review.max_unreviewed`` articles already wait for a reviewer.
 
 >>> e = IllegalTransitionError("a-xyz", Status.submitted, Status.approved, version=1)
 >>> str(e)
@@ -103,3 +104,8 @@ class InvalidInputError(ReviewError, ValueError):
 
 class StorageDisabledError(ReviewError):
     """Storing this answer is not allowed by ``review.store_answers``."""
+
+
+class StorageFullError(ReviewError):
+    """``review.max_unreviewed`` stored articles already wait for a reviewer: nothing more is stored until reviewers
+    or retention make room."""

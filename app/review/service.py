@@ -12,7 +12,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 from pydantic import ValidationError
-from sqlalchemy import case, func, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 
 from app.review import convert, published
 from app.review.database import Store
@@ -22,6 +22,7 @@ from app.review.errors import (
     IllegalTransitionError,
     InvalidInputError,
     StorageDisabledError,
+    StorageFullError,
 )
 from app.review.keys import reviewer_for_key
 from app.review.models import (
@@ -35,10 +36,19 @@ from app.review.models import (
 )
 from app.review.tables import ArticleRow, EventRow, FeedbackRow
 from app.review.transitions import apply_transition, new_event
-from app.review.validation import check_id, checked_article, checked_status, checked_text, first_problem
+from app.review.content import question_key
+from app.review.validation import (
+    check_id,
+    checked_article,
+    checked_status,
+    checked_text,
+    checked_vector,
+    first_problem,
+)
 from app.review.workflow import QUEUE_STATUSES, SYSTEM_REVIEWER, Status, is_allowed
 from app.query.schemas import Answer
 from app.review.settings import ReviewConfig
+from core.contracts import MAX_QUESTION_CHARS
 Clock = Callable[[], datetime]
 CurrentHashes = Callable[[list[str]], dict[str, str | None]]
 MAX_NAME_CHARS = 200
@@ -78,12 +88,15 @@ class ReviewService:
     def create_article(self, question: str, audience: str, answer: Answer, index_version: str,
                        cited: dict[str, str], question_vector: Sequence[float] | np.ndarray | None = None, *,
                        kept: bool = False) -> Article:
-        """Store an answer as a new ``submitted`` article.
+        """Store an answer as a new ``submitted`` article -- or return the article that already holds the same
+        question for the same audience (:func:`~app.review.content.question_key`: case, spacing and trailing
+        punctuation aside), counting one view, so 25 identical questions make one article.
 
         ``cited`` maps every chunk the answer cites (:func:`~app.review.content.cited_chunk_ids`) to
         :func:`~app.review.content.chunk_hash` of its text; ``question_vector`` (the question's embedding)
         lets later near-identical questions be matched. Refused with :class:`StorageDisabledError` unless
-        :meth:`should_store` allows it.
+        :meth:`should_store` allows it, and with :class:`StorageFullError` once ``review.max_unreviewed`` articles
+        wait for a reviewer.
         """
         if not self.should_store(kept=kept):
             raise StorageDisabledError(
@@ -92,10 +105,23 @@ class ReviewService:
                    "only answers a user chose to keep are stored (kept=True)"))
         values = checked_article(question, audience, answer, index_version, cited, question_vector)
         now = self._now()
-        row = ArticleRow(**values, status=Status.submitted.value, version=1, views=0, created_at=now,
-                         updated_at=now)
         note = "stored: kept by the user" if kept else "stored: review.store_answers = all"
         with self.store.session(write=True) as session:
+            existing = session.scalars(select(ArticleRow).where(
+                ArticleRow.audience == values["audience"], ArticleRow.question_key == values["question_key"])
+                .order_by(ArticleRow.created_at, ArticleRow.id).limit(1)).first()
+            if existing is not None:
+                existing.views += 1
+                session.flush()
+                return convert.article(existing)
+            waiting = session.execute(select(func.count()).select_from(ArticleRow)
+                                      .where(ArticleRow.status == Status.submitted.value)).scalar_one()
+            if waiting >= self.review.max_unreviewed:
+                raise StorageFullError(f"the review store already holds {waiting} articles that no reviewer has "
+                                       f"acted on (review.max_unreviewed = {self.review.max_unreviewed}); nothing "
+                                       "more is stored until reviewers or retention make room")
+            row = ArticleRow(**values, status=Status.submitted.value, version=1, views=0, created_at=now,
+                             updated_at=now)
             session.add(row)
             session.flush()
             session.add(new_event(row.id, None, Status.submitted, SYSTEM_REVIEWER, note, now))
@@ -118,18 +144,30 @@ class ReviewService:
 
     # -- workflow ----------------------------------------------------------------------------------------------
     def transition(self, article_id: str, to: Status | str, reviewer: str, note: str = "",
-                   expected_version: int | None = None) -> Article:
+                   expected_version: int | None = None, *, question: str | None = None,
+                   question_vector: Sequence[float] | np.ndarray | None = None) -> Article:
         """Move an article to ``to`` on behalf of ``reviewer``, recording the event; one transaction.
 
         ``expected_version`` is the version the reviewer saw: if the article changed since, or another review
         wins a race, :class:`ConflictError` names the state that won. A move the table does not allow raises
         :class:`IllegalTransitionError` naming the allowed next statuses.
+
+        ``question`` (only with ``to = approved``) is the question as the reviewer publishes it -- edited or
+        redacted (a name, a record number): it replaces the stored question everywhere (article, answer, related
+        questions), the original is not kept, and the history notes the edit; ``question_vector`` is its
+        embedding (matching then uses it; without one the article is no longer matched by similarity).
         """
         target = checked_status(to)
         reviewer = checked_text(reviewer, "reviewer", MAX_NAME_CHARS, required=True)
         if reviewer.lower() == SYSTEM_REVIEWER:
             raise InvalidInputError(f"reviewer {SYSTEM_REVIEWER!r} is reserved for automatic changes")
         note = checked_text(note, "note", MAX_NOTE_CHARS)
+        edited = None
+        if question is not None:
+            if target is not Status.approved:
+                raise InvalidInputError("question: the published question can be edited only when approving")
+            edited = checked_text(question, "question", MAX_QUESTION_CHARS, required=True)
+        vector = None if question_vector is None else checked_vector(question_vector)
         now = self._now()
         with self.store.session(write=True) as session:
             row = _row(session, article_id)
@@ -138,6 +176,13 @@ class ReviewService:
                 raise ConflictError(article_id, current, row.version, expected_version)
             if not is_allowed(current, target):
                 raise IllegalTransitionError(article_id, current, target, row.version)
+            if edited is not None and edited != row.question:
+                answer = dict(row.answer)
+                answer.update(question=edited, resolved_question=edited)
+                row.question, row.answer, row.question_vector = edited, answer, vector
+                row.question_key = question_key(edited)
+                session.flush()
+                note = (note + " " if note else "") + "[published question edited by the reviewer]"
             apply_transition(session, article_id, current, row.version, target, reviewer, note, now)
             session.refresh(row)
             return convert.article(row)
@@ -180,20 +225,29 @@ class ReviewService:
             return [convert.feedback(r) for r in rows]
 
     def queue(self, limit: int = 50) -> list[QueueItem]:
-        """Articles waiting for a reviewer (submitted, under review, needs re-review, changes requested):
-        most reports first, then most views, then oldest."""
+        """Articles waiting for a reviewer (submitted, under review, needs re-review, changes requested) and
+        approved articles reported since their approval: most open reports first, then most views, then oldest.
+
+        ``reports`` counts the reports since the last approval (all of them for a never-approved article): a
+        reviewer who approves again has answered the earlier ones.
+        """
         if not 1 <= limit <= 1000:
             raise InvalidInputError(f"limit must be 1-1000, got {limit}")
+        since = or_(ArticleRow.last_approved_at.is_(None), FeedbackRow.at > ArticleRow.last_approved_at)
         counts = (select(FeedbackRow.article_id,
+                         func.sum(case((and_(FeedbackRow.kind == "report", since), 1), else_=0)).label("report"),
                          *(func.sum(case((FeedbackRow.kind == k, 1), else_=0)).label(k)
-                           for k in ("report", "helpful", "not_helpful")))
+                           for k in ("helpful", "not_helpful")))
+                  .join(ArticleRow, ArticleRow.id == FeedbackRow.article_id)
                   .group_by(FeedbackRow.article_id).subquery())
         reports = func.coalesce(counts.c.report, 0)
+        waiting = or_(ArticleRow.status.in_([s.value for s in QUEUE_STATUSES]),
+                      and_(ArticleRow.status == Status.approved.value, reports > 0))
         query = (select(*convert.SUMMARY_COLUMNS, reports.label("reports"),
                         func.coalesce(counts.c.helpful, 0).label("helpful"),
                         func.coalesce(counts.c.not_helpful, 0).label("not_helpful"))
                  .outerjoin(counts, counts.c.article_id == ArticleRow.id)
-                 .where(ArticleRow.status.in_([s.value for s in QUEUE_STATUSES]))
+                 .where(waiting)
                  .order_by(reports.desc(), ArticleRow.views.desc(), ArticleRow.created_at, ArticleRow.id)
                  .limit(limit))
         with self.store.session(write=False) as session:

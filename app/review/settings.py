@@ -72,15 +72,29 @@ class ReviewSettings(Section):
         "approved article of the same audience (when its index version or its cited passages are unchanged).",
     )
     retention_days: int | None = Field(
-        None, ge=1,
+        30, ge=1,
         description="Days after which a stored article that no reviewer has acted on (status 'submitted') is "
-        "deleted with its feedback; None = keep forever.",
+        "deleted with its feedback (questions can hold patient details, so unreviewed ones do not stay forever); "
+        "None (env: 'never') = keep forever.",
+    )
+    max_unreviewed: int = Field(
+        10000, ge=1,
+        description="Most stored articles no reviewer has acted on (status 'submitted'); past it, store_answers "
+        "= 'all' stores nothing more (answers are still served) and 'keep this answer' is refused with 503, until "
+        "reviewers or retention make room. Identical questions (same words, case and spacing aside) share one "
+        "article either way.",
     )
     busy_timeout_s: float = Field(
         5.0, ge=0, le=600,
         description="How long a SQLite writer waits for another writer's lock before failing with a "
         "'database is locked' error.",
     )
+
+    @field_validator("retention_days", mode="before")
+    @classmethod
+    def _never(cls, value: object) -> object:
+        """'never' / 'none' / 'null' / '' (as an environment variable can say it) = keep forever."""
+        return None if isinstance(value, str) and value.strip().lower() in ("", "never", "none", "null") else value
 
     @field_validator("reviewer_keys", mode="before")
     @classmethod

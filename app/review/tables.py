@@ -56,6 +56,7 @@ class ArticleRow(Base):
         CheckConstraint(_in("audience", ("clinician", "patient")), name="ck_review_articles_audience"),
         Index("ix_review_articles_status", "status"),
         Index("ix_review_articles_audience_status", "audience", "status"),
+        Index("ix_review_articles_question_key", "audience", "question_key"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -68,6 +69,7 @@ class ArticleRow(Base):
     version: Mapped[int] = mapped_column(Integer)
     views: Mapped[int] = mapped_column(Integer)
     question_vector: Mapped[bytes | None] = mapped_column(LargeBinary)
+    question_key: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_approved_by: Mapped[str | None] = mapped_column(String(200))

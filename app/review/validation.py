@@ -14,6 +14,7 @@ from app.review.content import (
     cited_chunk_ids,
     encode_vector,
     new_article_id,
+    question_key,
 )
 from app.review.errors import ArticleNotFoundError, InvalidInputError
 from app.review.workflow import Status
@@ -76,7 +77,8 @@ def checked_article(question: str, audience: str, answer: Answer, index_version:
     vector = None if question_vector is None else checked_vector(question_vector)
     stored = answer.model_copy(update={"trace": None}).model_dump(mode="json")
     return {"id": new_article_id(), "question": question, "audience": audience, "answer": stored,
-            "index_version": index_version, "cited": dict(cited), "question_vector": vector}
+            "index_version": index_version, "cited": dict(cited), "question_vector": vector,
+            "question_key": question_key(question)}
 
 
 def checked_vector(vector: Sequence[float] | np.ndarray) -> bytes:

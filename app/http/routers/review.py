@@ -8,7 +8,8 @@
 * ``POST /v1/articles/{id}/feedback`` -- a rating (helpful / not helpful) or a problem report on a statement
   (wrong / outdated / unsupported).
 * Reviewer routes, with ``Authorization: Bearer <reviewer key>`` (``MEDCITE_REVIEWER_KEYS``; the reviewer is the
-  key's name; admin keys are not reviewer keys): ``POST /v1/articles/{id}/review`` ``{to, note, expected_version}``,
+  key's name; admin keys are not reviewer keys): ``POST /v1/articles/{id}/review`` ``{to, note, expected_version,
+  question}`` (``question``: the published wording, edited or redacted, when approving),
   ``GET /v1/articles/{id}/history``, ``GET /v1/articles/{id}/feedback``, ``GET /v1/review/queue``.
 * Pages: ``/a/{id}`` (an article) and ``/review`` (the reviewer view) serve the page, which fetches the rest.
 
@@ -46,11 +47,13 @@ from app.review import (
     SchemaError,
     Status,
     StorageDisabledError,
+    StorageFullError,
     TransitionRejected,
     allowed_next,
     current_hashes,
 )
 from app.review.models import MAX_NOTE_CHARS, ArticleSummary, FeedbackIn
+from core.contracts import MAX_QUESTION_CHARS
 from core.models import Audience
 
 log = logging.getLogger("medcite.review")
@@ -95,6 +98,10 @@ class ReviewRequest(BaseModel):
     note: str = Field("", max_length=MAX_NOTE_CHARS, description="Why: kept in the history.")
     expected_version: int | None = Field(None, ge=1, description="The version the reviewer saw; a review of an "
                                          "article changed since is refused with 409.")
+    question: str | None = Field(None, min_length=1, max_length=MAX_QUESTION_CHARS,
+                                 description="Only with to='approved': the question as it is published (shown to "
+                                 "everyone as a related question and on the article) -- edit or redact names, record "
+                                 "numbers and other patient details; it replaces the stored question.")
 
 
 class QueueEntry(BaseModel):
@@ -191,7 +198,11 @@ def review_article(article_id: str, body: ReviewRequest, reviewer: str = Depends
                    pipe: AnswerPipeline | None = Depends(loaded_pipeline)) -> ArticleView:
     _in_use(desk, article_id)
     _fresh(desk, pipe)  # an approval must not resurrect passages that changed meanwhile
-    article = desk.service.transition(article_id, body.to, reviewer, body.note, body.expected_version)
+    vector = None
+    if body.question is not None and pipe is not None:
+        vector = pipe.embedder.encode_query(body.question)
+    article = desk.service.transition(article_id, body.to, reviewer, body.note, body.expected_version,
+                                      question=body.question, question_vector=vector)
     if article.status is Status.approved and pipe is not None and article.index_version != index_key(pipe):
         # approved on an older index version: if a cited passage changed since, it goes to needs_re_review now
         if article_id in desk.service.recheck(current_hashes(pipe.index.store)):
@@ -297,6 +308,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StorageDisabledError)
     async def _disabled(request: Request, exc: StorageDisabledError) -> JSONResponse:
         return error_response(request, 403, str(exc))
+
+    @app.exception_handler(StorageFullError)
+    async def _full(request: Request, exc: StorageFullError) -> JSONResponse:
+        return error_response(request, 503, str(exc), headers={"Retry-After": "3600"})
 
     @app.exception_handler(ReviewStoreError)
     async def _store(request: Request, exc: ReviewStoreError) -> JSONResponse:

@@ -9,7 +9,39 @@
 const MAX_TURNS = 20;
 const MAX_TURN_CHARS = 20000;
 
-const state = { conversation: [], busy: false, seq: 0 };
+const state = { conversation: [], busy: false, seq: 0, retry: null };
+const KEY_STORE = "medcite-api-key";
+
+/* ------------------------------------------------------------------ the API key (servers with query keys) */
+/** The key this tab uses for /v1/ requests: typed into the key form, kept in sessionStorage (this tab only). */
+function apiKey() {
+  try { return window.sessionStorage.getItem(KEY_STORE) || ""; } catch (_) { return ""; }
+}
+
+function setApiKey(key) {
+  try {
+    if (key) window.sessionStorage.setItem(KEY_STORE, key); else window.sessionStorage.removeItem(KEY_STORE);
+  } catch (_) { /* storage blocked: the key is not kept */ }
+}
+
+/** fetch() for /v1/ routes: sends the tab's key when one is set; on 401/403 shows the key form. */
+async function apiFetch(url, options = {}) {
+  const headers = { Accept: "application/json", ...(options.headers || {}) };
+  const key = apiKey();
+  if (key && !headers.Authorization) headers.Authorization = `Bearer ${key}`;
+  const response = await fetch(url, { ...options, headers });
+  if ((response.status === 401 || response.status === 403) && !options.noKeyForm) showKeyForm(Boolean(key));
+  return response;
+}
+
+function showKeyForm(refused) {
+  const form = $("key-form");
+  if (!form) return;
+  form.hidden = false;
+  $("key-message").textContent = refused ? "The server refused this key. Enter another one."
+    : "This server asks for an API key. Enter the key you were given.";
+  $("api-key").focus();
+}
 
 function $(id) { return document.getElementById(id); }
 
@@ -100,11 +132,14 @@ async function ask(question, keepConversation) {
   setBusy(true, question);
   let answer = null;
   try {
-    const response = await fetch("/v1/answer", {
-      method: "POST", headers: { "Content-Type": "application/json", Accept: "application/json" },
-      body: JSON.stringify(payload),
+    const response = await apiFetch("/v1/answer", {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(payload),
     });
-    if (!response.ok) { showError(await readableError(response)); return; }
+    if (!response.ok) {
+      if (response.status === 401 || response.status === 403) state.retry = { question, keepConversation };
+      showError(await readableError(response));
+      return;
+    }
     answer = await response.json();
   } catch (err) {
     showError(`Could not reach the medcite server (${err.message}). Is it running?`);
@@ -245,6 +280,19 @@ function init() {
     const box = $("followup");
     const q = box.value;
     ask(q, true).then(() => { if (!$("error").textContent) box.value = ""; });
+  });
+  $("key-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const key = $("api-key").value.trim();
+    setApiKey(key);
+    $("api-key").value = "";
+    $("key-form").hidden = true;
+    showError("");
+    $("status").textContent = key ? "Key saved for this tab." : "Key removed.";
+    const retry = state.retry;
+    state.retry = null;
+    const policy = window.medciteReview ? window.medciteReview.loadPolicy() : null;  // it needed the key too
+    Promise.resolve(policy).then(() => { if (key && retry) ask(retry.question, retry.keepConversation); });
   });
   $("new-conversation").addEventListener("click", () => {
     state.conversation = [];

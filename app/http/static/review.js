@@ -13,7 +13,7 @@ function isoDay(text) { return text ? String(text).slice(0, 10) : ""; }
 
 async function loadPolicy() {
   try {
-    const response = await fetch("/v1/review/policy", { headers: { Accept: "application/json" } });
+    const response = await apiFetch("/v1/review/policy", { noKeyForm: true });
     if (response.ok) review.policy = await response.json();
   } catch (_) { /* the page works without it: no keep button */ }
 }
@@ -102,8 +102,8 @@ function reportForm(answer, info, said) {
 
 async function sendFeedback(articleId, body, said) {
   try {
-    const response = await fetch(`/v1/articles/${encodeURIComponent(articleId)}/feedback`, {
-      method: "POST", headers: { "Content-Type": "application/json", Accept: "application/json" },
+    const response = await apiFetch(`/v1/articles/${encodeURIComponent(articleId)}/feedback`, {
+      method: "POST", headers: { "Content-Type": "application/json" },
       body: JSON.stringify(body),
     });
     if (!response.ok) { said.textContent = await readableError(response); return false; }
@@ -117,8 +117,8 @@ async function keepAnswer(button, payload, seq) {
   button.disabled = true;
   const card = button.closest("article.answer");
   try {
-    const response = await fetch("/v1/articles", {
-      method: "POST", headers: { "Content-Type": "application/json", Accept: "application/json" },
+    const response = await apiFetch("/v1/articles", {
+      method: "POST", headers: { "Content-Type": "application/json" },
       body: JSON.stringify(payload),
     });
     if (!response.ok) { showError(await readableError(response)); button.disabled = false; return; }
@@ -141,7 +141,7 @@ async function showArticle(articleId) {
   $("status").textContent = "Loading the article…";
   let response;
   try {
-    response = await fetch(`/v1/articles/${encodeURIComponent(articleId)}`, { headers: { Accept: "application/json" } });
+    response = await apiFetch(`/v1/articles/${encodeURIComponent(articleId)}`);
   } catch (err) { showError(`Could not reach the medcite server (${err.message}).`); return; }
   if (response.status === 404) { showError(`There is no article ${articleId} (unknown, or deleted by retention).`); return; }
   if (!response.ok) { showError(await readableError(response)); return; }
@@ -198,15 +198,28 @@ function queueItem(item) {
   const note = el("textarea", { attrs: { id: noteId, rows: "2", maxlength: "2000",
     placeholder: "Note for the review history (why you approve or what must change)" } });
   const buttons = el("div", { cls: "queue-actions" });
+  const publishId = `publish-${a.id}`;
+  const publish = el("input", { attrs: { id: publishId, type: "text", maxlength: "2000", autocomplete: "off",
+    spellcheck: "true", class: "publish-question" } });
+  publish.value = a.question;
   for (const to of item.allowed_next) {
     const button = el("button", { cls: to === "approved" ? "primary" : "secondary", text: TRANSITION_LABELS[to] || to,
       attrs: { type: "button", "data-to": to } });
-    button.addEventListener("click", () => transition(a, to, note.value.trim(), button));
+    button.addEventListener("click", () => transition(a, to, note.value.trim(), button,
+      to === "approved" ? publish.value.trim() : null));
     buttons.append(button);
   }
   const show = el("button", { cls: "link-button", text: "Show the answer and its feedback", attrs: { type: "button" } });
   const detail = el("div", { cls: "queue-detail" });
   show.addEventListener("click", () => toggleDetail(a.id, detail, show));
+  if (item.allowed_next.includes("approved")) {
+    li.append(el("label", { text: "Published question (remove names, record numbers and other patient details)",
+      attrs: { for: publishId } }), publish);
+  }
+  if (a.status === "approved" && item.reports) {
+    li.append(el("p", { cls: "queue-reported", text: `Approved, and reported ${item.reports} time${item.reports === 1 ?
+      "" : "s"} since: withdraw the approval (Start review) or mark it for re-review.` }));
+  }
   li.append(el("label", { text: "Note", attrs: { for: noteId } }), note, buttons, show,
     el("a", { cls: "review-link", text: "Article page", attrs: { href: `/a/${a.id}` } }), detail);
   return li;
@@ -229,12 +242,16 @@ async function toggleDetail(articleId, detail, button) {
   } catch (err) { reviewerSay(err.message, true); }
 }
 
-async function transition(article, to, note, button) {
+async function transition(article, to, note, button, published) {
   button.disabled = true;
+  const body = { to, note, expected_version: article.version };
+  if (published !== null && published !== undefined) {
+    if (!published) { reviewerSay("The published question cannot be empty.", true); button.disabled = false; return; }
+    if (published !== article.question) body.question = published;
+  }
   try {
     const updated = await reviewerFetch(`/v1/articles/${encodeURIComponent(article.id)}/review`, {
-      method: "POST", headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ to, note, expected_version: article.version }),
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
     });
     reviewerSay(`${updated.label}: ${updated.question} — ${updated.review_line}`, false);
   } catch (err) { reviewerSay(err.message, true); }
@@ -255,7 +272,7 @@ function showReviewer() {
 }
 
 /* ------------------------------------------------------------------ wiring */
-window.medciteReview = { statusLine: reviewStatusLine, actions: reviewActions };
+window.medciteReview = { statusLine: reviewStatusLine, actions: reviewActions, loadPolicy };
 document.addEventListener("DOMContentLoaded", () => {
   const path = window.location.pathname;
   const article = /^\/a\/([A-Za-z0-9_-]{1,40})$/.exec(path);

@@ -129,6 +129,23 @@ def test_reviewer_keys_are_their_own_role(make_client):
     assert r.status_code == 403 and "no reviewer keys are configured" in r.json()["error"]["message"]
 
 
+def test_a_reviewer_key_reads_articles_and_asks_when_query_keys_are_set(make_client):
+    """Issue 22 item 3: the /review page reads each queued article with the reviewer key; with query keys set that
+    was a 403 that also counted as a failed login, so a reviewer's address was locked out after a few clicks."""
+    client = make_client(store_answers="opt_in", security={"query_keys": ["qk-0001"], "auth_failures_per_minute": 2})
+    query = {"Authorization": "Bearer qk-0001"}
+    article_id = client.post("/v1/articles", json={"question": QUESTION}, headers=query).json()["review"]["article_id"]
+    for _ in range(5):  # more reads than the failed-login budget
+        r = client.get(f"/v1/articles/{article_id}", headers=LEE)
+        assert r.status_code == 200, r.text
+    assert r.json()["views"] == 0  # a reviewer's reads are not views
+    assert client.post("/v1/answer", json={"question": QUESTION}, headers=OSEI).status_code == 200
+    assert client.get(f"/v1/articles/{article_id}", headers=query).status_code == 200
+    for _ in range(2):
+        assert client.get(f"/v1/articles/{article_id}", headers={"Authorization": "Bearer guess"}).status_code == 403
+    assert client.get(f"/v1/articles/{article_id}", headers=LEE).status_code == 429  # wrong keys still lock out
+
+
 def test_transitions_name_the_reviewer_and_refuse_illegal_and_stale_moves(make_client):
     client = make_client(store_answers="opt_in")
     article_id = _keep(client)["review"]["article_id"]
@@ -244,6 +261,77 @@ def test_related_questions_offer_published_questions_only(make_client):
     assert private in after["related_questions"]  # a reviewer published it
 
 
+def test_the_reviewer_publishes_an_edited_question_and_the_original_is_gone(make_client, tmp_path):
+    """Issue 22 item 5: approval published the stored question verbatim (a name, a record number) as a related
+    question to everyone; the reviewer now edits it and only the edited wording is published or kept."""
+    client = make_client(store_answers="opt_in")
+    private = ("My patient Jonah Miller, MRN 448812, 22 months, has a calcified left flank mass: which imaging test "
+               "comes next?")
+    redacted = "Which imaging test comes next for a 22-month-old with a calcified left flank mass?"
+    article_id = _keep(client, private)["review"]["article_id"]
+    r = client.post(f"/v1/articles/{article_id}/review", json={"to": "under_review", "question": redacted},
+                    headers=LEE)
+    assert r.status_code == 422 and "only when approving" in r.json()["error"]["message"]
+    version = client.post(f"/v1/articles/{article_id}/review", json={"to": "under_review"}, headers=LEE).json()
+    r = client.post(f"/v1/articles/{article_id}/review", headers=LEE, json={
+        "to": "approved", "expected_version": version["version"], "question": redacted, "note": "redacted"})
+    assert r.status_code == 200, r.text
+    view = client.get(f"/v1/articles/{article_id}").json()
+    assert view["question"] == redacted and view["answer"]["question"] == redacted
+    assert view["answer"]["resolved_question"] == redacted
+    history = client.get(f"/v1/articles/{article_id}/history", headers=LEE).json()
+    assert "published question edited" in history[-1]["note"]
+    nearby = "Which imaging test follows an ultrasound of a calcified abdominal mass in a toddler?"
+    with TestClient(client.app) as other:
+        after = other.post("/v1/answer", json={"question": nearby}).json()
+        assert redacted in after["related_questions"] and "jonah" not in str(after).lower()
+        served = other.post("/v1/answer", json={"question": redacted}).json()
+        assert served["review"]["served_from_article"] and served["review"]["article_question"] == redacted
+    db = sqlite3.connect(tmp_path / "var" / "review.db")
+    try:
+        stored = " ".join(str(v) for row in db.execute("SELECT question, answer FROM review_articles") for v in row)
+    finally:
+        db.close()
+    assert "Jonah" not in stored and "448812" not in stored
+
+
+def test_reports_on_an_approved_article_reach_the_queue(make_client):
+    """Issue 22 item 4: the page says reports go to reviewers; on an approved article they never reached the queue."""
+    client = make_client(store_answers="opt_in")
+    article_id = _approve(client, _keep(client)["review"]["article_id"])["id"]
+    assert client.get("/v1/review/queue", headers=LEE).json() == []
+    assert client.post(f"/v1/articles/{article_id}/feedback", json={"kind": "helpful"}).status_code == 201
+    assert client.get("/v1/review/queue", headers=LEE).json() == []  # a rating is no report
+    r = client.post(f"/v1/articles/{article_id}/feedback", json={"kind": "report", "reason": "outdated",
+                                                                 "statement_index": 0})
+    assert r.status_code == 201
+    queue = client.get("/v1/review/queue", headers=LEE).json()
+    assert [(q["article"]["id"], q["article"]["status"], q["reports"]) for q in queue] == [
+        (article_id, "approved", 1)]
+    assert "under_review" in queue[0]["allowed_next"]
+    _approve(client, article_id)  # withdrawn, checked, approved again: the report is answered
+    assert client.get("/v1/review/queue", headers=LEE).json() == []
+
+
+def test_store_all_deduplicates_caps_and_has_a_retention(make_client):
+    """Issue 22 item 6: 25 identical questions made 25 articles, with no cap and no retention by default."""
+    client = make_client(store_answers="all", max_unreviewed=2)
+    assert client.app.state.review_desk.settings.review.retention_days == 30
+    ids = {client.post("/v1/answer", json={"question": q}).json()["review"]["article_id"]
+           for q in [QUESTION, QUESTION.lower(), QUESTION.upper(), f"  {QUESTION}  ", QUESTION.rstrip("?")] * 5}
+    assert len(ids) == 1
+    queue = client.get("/v1/review/queue", headers=LEE).json()
+    assert len(queue) == 1 and queue[0]["article"]["views"] == 24  # the other 24 asks count as views
+    second = client.post("/v1/answer", json={"question": "What are the symptoms of neuroblastoma?"}).json()
+    assert second["review"]["status"] == "submitted"
+    third = client.post("/v1/answer", json={"question": "How is neuroblastoma diagnosed?"})
+    assert third.status_code == 200 and third.json()["review"] is None  # answered, not stored: the store is full
+    assert third.json()["bottom_line"] is not None
+    r = client.post("/v1/articles", json={"question": "How is neuroblastoma diagnosed?"})
+    assert r.status_code == 503 and "review.max_unreviewed = 2" in r.json()["error"]["message"]
+    assert len(client.get("/v1/review/queue", headers=LEE).json()) == 2
+
+
 def test_a_locked_or_missing_database_gives_a_clear_503_and_answers_still_work(make_client, tmp_path):
     client = make_client(store_answers="all", busy_timeout_s=0.2)
     article_id = client.post("/v1/answer", json={"question": QUESTION}).json()["review"]["article_id"]
@@ -289,7 +377,8 @@ def test_the_purge_command_deletes_unreviewed_articles_past_retention(make_clien
     from app.review.tables import ArticleRow
 
     client = make_client(store_answers="opt_in")
-    old, reviewed = _keep(client)["review"]["article_id"], _keep(client)["review"]["article_id"]
+    old = _keep(client)["review"]["article_id"]
+    reviewed = _keep(client, "What are the symptoms of neuroblastoma?")["review"]["article_id"]
     client.post(f"/v1/articles/{reviewed}/review", json={"to": "under_review"}, headers=LEE)
     with client.app.state.review_desk.service.store.session(write=True) as session:
         session.execute(update(ArticleRow).values(updated_at=datetime.now(timezone.utc) - timedelta(days=40)))
@@ -299,9 +388,10 @@ def test_the_purge_command_deletes_unreviewed_articles_past_retention(make_clien
         return subprocess.run([sys.executable, "-m", "app.review", "purge"], capture_output=True, text=True,
                               env={**env, **extra}, timeout=120, cwd=Path(__file__).resolve().parents[3])
 
-    kept = run({})
+    kept = run({"MEDCITE_REVIEW__RETENTION_DAYS": "never"})
     assert kept.returncode == 0 and "nothing deleted" in kept.stdout
-    done = run({"MEDCITE_REVIEW__RETENTION_DAYS": "30"})
+    assert "deleted 0 article(s)" in run({"MEDCITE_REVIEW__RETENTION_DAYS": "60"}).stdout
+    done = run({})  # the default retention: 30 days
     assert done.returncode == 0 and "deleted 1 article(s)" in done.stdout, done.stdout + done.stderr
     assert client.get(f"/v1/articles/{old}").status_code == 404
     assert client.get(f"/v1/articles/{reviewed}").status_code == 200  # a reviewer acted on it: kept

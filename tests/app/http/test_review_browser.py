@@ -122,6 +122,7 @@ def test_ask_keep_approve_second_user_sees_approval_then_reingest_needs_re_revie
     item.get_by_role("button", name="Start review").click()
     reviewer.locator(f"li.queue-item[data-article='{article_path[3:]}'][data-status='under_review']").wait_for()
     item = reviewer.locator(f"li.queue-item[data-article='{article_path[3:]}']")
+    assert item.get_by_label("Published question").input_value() == GOUT_Q  # editable before it is published
     item.get_by_label("Note").fill("Checked against the gout guideline.")
     item.get_by_role("button", name="Approve").click()
     message = reviewer.locator("#reviewer-message")
@@ -166,3 +167,45 @@ def test_ask_keep_approve_second_user_sees_approval_then_reingest_needs_re_revie
     reviewer.screenshot(path=str(SHOTS / "5-queue-needs-re-review.png"), full_page=True)
     for ctx in (first_ctx, rev_ctx, second_ctx):
         ctx.close()
+
+
+def test_with_query_keys_the_page_asks_for_a_key_and_the_reviewer_reads_articles(served, browser) -> None:
+    """Issue 22 item 3: with query keys set the page sent no key (unusable) and the reviewer view's article reads were
+    refused (403, counted as failed logins)."""
+    from app.query.pipeline import AnswerPipeline
+
+    _, _, base = served
+    settings = base.model_copy(deep=True)
+    settings.paths.data_dir = base.paths.data_dir.parent / "keyed-var"
+    settings.security = settings.security.model_copy(update={"query_keys": ["qk-page-0001"],
+                                                             "auth_failures_per_minute": 3})
+    app = create_app(settings, pipeline=AnswerPipeline.from_settings(settings))
+    with live_server(app) as url:
+        ctx, page = _page(browser, url)
+        page.get_by_label("Ask a clinical question").fill(GOUT_Q)
+        page.get_by_role("button", name="Ask").click()
+        form = page.locator("#key-form")
+        form.wait_for()
+        assert "asks for an API key" in page.locator("#key-message").inner_text()
+        page.get_by_label("Key for this server").fill("qk-page-0001")
+        page.get_by_role("button", name="Use this key").click()
+        answer = page.locator("article.answer").last
+        answer.locator(".disclaimer").wait_for()  # the question is asked again with the key
+        assert form.is_hidden()
+        page.get_by_role("button", name="Keep this answer for review").click()
+        kept = page.locator("article.answer .review-status[data-status='submitted']")
+        kept.wait_for()
+        article_id = kept.locator("a.review-link").get_attribute("href")[3:]
+        page.screenshot(path=str(SHOTS / "6-page-with-api-key.png"), full_page=True)
+        rev_ctx, reviewer = _page(browser, f"{url}/review")
+        reviewer.get_by_label("Reviewer key").fill(REVIEWER_KEY)
+        reviewer.get_by_role("button", name="Show queue").click()
+        item = reviewer.locator(f"li.queue-item[data-article='{article_id}']")
+        for _ in range(4):  # more reads than the failed-login budget: none of them is refused
+            item.get_by_role("button", name="Show the answer and its feedback").click()
+            item.locator(".queue-detail article.answer .disclaimer").wait_for()
+            item.get_by_role("button", name="Hide the answer").click()
+        assert not reviewer.locator("#reviewer-message.error-text").is_visible()
+        for c in (ctx, rev_ctx):
+            c.close()
+    app.state.review_desk.close()

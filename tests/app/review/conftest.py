@@ -4,6 +4,8 @@ carry the ``postgres`` marker. ``bash .ci/postgres-setup.sh`` installs a server 
 
 from __future__ import annotations
 
+import itertools
+
 import os
 import uuid
 from datetime import datetime
@@ -86,11 +88,15 @@ def service(make_service: Callable[..., ReviewService]) -> ReviewService:
 
 @pytest.fixture
 def new_article(service: ReviewService) -> Callable[..., object]:
-    """``new_article(service=None, audience='clinician', index_version='v1', vector=None)``: a stored article."""
+    """``new_article(service=None, audience='clinician', index_version='v1', vector=None, question=None)``: a
+    stored article (a question of its own unless one is given)."""
+    counter = itertools.count(1)
 
     def make(svc: ReviewService | None = None, audience: str = "clinician", index_version: str = "v1",
-             vector: np.ndarray | None = None, question: str = "How is Wilms tumour treated?"):
+             vector: np.ndarray | None = None, question: str | None = None):
         svc = svc or service
+        if question is None:  # distinct by default: identical questions share one article
+            question = f"How is Wilms tumour treated in case {next(counter)}?"
         answer = make_answer(audience, question)
         return svc.create_article(question, audience, answer, index_version, cited_of(answer), vector)
 

@@ -88,4 +88,39 @@ def test_migration_scripts_are_package_data():
     files = {p for p in MIGRATIONS_DIR.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
     assert files and files <= shipped, sorted(str(p) for p in files - shipped)
     assert (MIGRATIONS_DIR / "env.py") in files
-    assert head_revision() == "0001"
+    assert head_revision() == "0002"
+
+
+def test_a_database_of_revision_0001_is_upgraded_with_its_questions_keyed(make_settings, tmp_path):
+    """0002 adds question_key and fills it for the rows already there, so identical questions asked after the
+    upgrade join the article stored before it."""
+    from alembic import command
+    from sqlalchemy import create_engine
+
+    from app.review.content import question_key
+    from app.review.migrate import alembic_config
+    from review_helpers import cited_of, make_answer
+
+    settings = make_settings()
+    if settings.review.database_url is not None:
+        pytest.skip("the SQLite file is enough to test the data migration")
+    (tmp_path / "var").mkdir(parents=True)
+    url = f"sqlite:///{tmp_path / 'var' / 'review.db'}"
+    command.upgrade(alembic_config(url), "0001")
+    engine = create_engine(url)
+    answer = make_answer("clinician", "How is Wilms tumour treated?")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO review_articles (id, question, audience, answer, index_version, cited, status, "
+                          "version, views, created_at, updated_at) VALUES ('a-AAAAAAAAAAAA', 'How is Wilms tumour "
+                          "treated?', 'clinician', :answer, 'v1', '{}', 'submitted', 1, 0, '2026-01-01 00:00:00', "
+                          "'2026-01-01 00:00:00')"), {"answer": answer.model_dump_json()})
+    engine.dispose()
+    svc = ReviewService(settings)
+    try:
+        again = svc.create_article("how is wilms tumour treated", "clinician", answer, "v2", cited_of(answer))
+        assert again.id == "a-AAAAAAAAAAAA" and again.views == 1
+        with svc.store.engine().connect() as conn:
+            assert conn.execute(text("SELECT question_key FROM review_articles")).scalar_one() == \
+                question_key("How is Wilms tumour treated?")
+    finally:
+        svc.close()

@@ -167,8 +167,9 @@ def test_retention_purges_only_unreviewed_articles_past_the_limit(make_service, 
     assert svc.purge_expired(now) == []
 
 
-def test_without_retention_nothing_is_purged(service, new_article):
-    article = new_article()
+def test_without_retention_nothing_is_purged(make_service, new_article):
+    service = make_service(retention_days=None)
+    article = new_article(service)
     far = article.created_at + timedelta(days=10_000)
     assert service.review.retention_days is None
     assert service.purge_expired(far) == [] and service.get(article.id) == article

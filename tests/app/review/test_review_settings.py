@@ -23,7 +23,8 @@ PACKAGE = REPO / "app" / "review"
 
 def test_defaults_store_nothing_and_use_the_sqlite_file(tmp_path):
     s = Settings(paths={"data_dir": tmp_path})
-    assert (s.review.store_answers, s.review.database_url, s.review.retention_days) == ("off", None, None)
+    assert (s.review.store_answers, s.review.database_url, s.review.retention_days) == ("off", None, 30)
+    assert s.review.max_unreviewed == 10000
     assert s.review.match_similarity == 0.95 and s.review.reviewer_keys == {}
     svc = ReviewService(s)
     assert svc.store.where == str(tmp_path.absolute() / "review.db") and svc.store.dialect == "sqlite"
@@ -33,11 +34,14 @@ def test_env_overrides(monkeypatch, tmp_path):
     monkeypatch.setenv("MEDCITE_REVIEWER_KEYS", "Dr Lee:k-lee-0001, dr-osei:k:osei:0002")
     monkeypatch.setenv("MEDCITE_REVIEW__STORE_ANSWERS", "opt_in")
     monkeypatch.setenv("MEDCITE_REVIEW__MATCH_SIMILARITY", "0.9")
-    monkeypatch.setenv("MEDCITE_REVIEW__RETENTION_DAYS", "30")
+    monkeypatch.setenv("MEDCITE_REVIEW__RETENTION_DAYS", "45")
     monkeypatch.setenv("MEDCITE_REVIEW__DATABASE_URL", f"sqlite:///{tmp_path}/r.db")
     s = Settings()
     assert s.review.reviewer_keys == {"Dr Lee": "k-lee-0001", "dr-osei": "k:osei:0002"}
-    assert (s.review.store_answers, s.review.match_similarity, s.review.retention_days) == ("opt_in", 0.9, 30)
+    assert (s.review.store_answers, s.review.match_similarity, s.review.retention_days) == ("opt_in", 0.9, 45)
+    monkeypatch.setenv("MEDCITE_REVIEW__RETENTION_DAYS", "never")
+    assert Settings().review.retention_days is None
+    monkeypatch.setenv("MEDCITE_REVIEW__RETENTION_DAYS", "45")
     assert s.review.database_url == f"sqlite:///{tmp_path}/r.db"
     svc = ReviewService(s)
     assert svc.reviewer_for_key("k:osei:0002") == "dr-osei"

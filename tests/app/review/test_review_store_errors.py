@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from app.review import (
+    ArticleNotFoundError,
     DatabaseLockedError,
     DatabaseUnavailableError,
     DriverMissingError,
@@ -27,9 +28,9 @@ def _sqlite(tmp_path, **review) -> ReviewService:
                                   review={"store_answers": "all", **review}))
 
 
-def _create(svc: ReviewService):
+def _create(svc: ReviewService, question: str = "q?"):
     answer = make_answer()
-    return svc.create_article("q?", "clinician", answer, "v1", cited_of(answer))
+    return svc.create_article(question, "clinician", answer, "v1", cited_of(answer))
 
 
 def test_a_locked_database_gives_a_clear_error_and_reads_still_work(tmp_path):
@@ -81,19 +82,21 @@ def test_an_unusable_database_file_is_named_with_its_problem(tmp_path):
     assert path.read_bytes() == b"this is not a database" * 100  # left as it was
 
 
-def test_a_database_file_deleted_while_running_is_reported_and_a_restart_recreates_it(tmp_path):
+def test_a_database_file_deleted_while_running_is_opened_again_and_new_articles_survive_a_restart(tmp_path):
+    """Issue 22 item 7: after review.db was deleted under a running server, keeps still returned 201 into the
+    deleted file (held open by pooled connections) and vanished at restart."""
     svc = _sqlite(tmp_path)
     article = _create(svc)
-    svc.store.engine().dispose()  # no pooled connection keeps the old file open
     path = tmp_path / "var" / "review.db"
     for name in (path, path.with_name("review.db-wal"), path.with_name("review.db-shm")):
-        name.unlink(missing_ok=True)
-    with pytest.raises(SchemaError, match="review tables are missing") as info:
-        svc.get(article.id)
-    assert str(path) in str(info.value)
+        name.unlink(missing_ok=True)  # pooled connections still hold the old file open
+    with pytest.raises(ArticleNotFoundError):
+        svc.get(article.id)  # gone with the file, said plainly
+    after = _create(svc, "What are the symptoms of neuroblastoma?")
+    assert path.is_file()
     svc.close()
     restarted = _sqlite(tmp_path)
-    assert restarted.queue() == [] and _create(restarted).status is Status.submitted
+    assert [q.article.id for q in restarted.queue()] == [after.id]  # the keep after the deletion is kept
     restarted.close()
 
 
