@@ -16,7 +16,6 @@ from app.review import (
     DriverMissingError,
     ReviewService,
     ReviewStoreError,
-    SchemaError,
     Status,
 )
 from app.settings import Settings
