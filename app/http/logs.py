@@ -56,14 +56,25 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, default=str)
 
 
+#: Libraries whose warnings would otherwise reach stderr as plain text (Python's last-resort handler): the MCP SDK.
+LIBRARY_LOGGERS = ("mcp", "mcp_types", "sse_starlette")
+
+
 def configure_json_logging(level: int = logging.INFO) -> None:
-    """Send ``medcite.*`` logs to stderr as JSON lines (idempotent)."""
+    """Send ``medcite.*`` logs, and the warnings of :data:`LIBRARY_LOGGERS`, to stderr as JSON lines
+    (idempotent), so the log stays one JSON object per line."""
     root = logging.getLogger("medcite")
-    if not any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
+    handler = next((h for h in root.handlers if isinstance(h.formatter, JsonFormatter)), None)
+    if handler is None:
         handler = logging.StreamHandler()
         handler.setFormatter(JsonFormatter())
         root.addHandler(handler)
     root.setLevel(level)
+    for name in LIBRARY_LOGGERS:
+        library = logging.getLogger(name)
+        if handler not in library.handlers:
+            library.addHandler(handler)
+        library.propagate = False
 
 
 class RequestLogMiddleware:

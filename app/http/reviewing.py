@@ -44,6 +44,7 @@ from app.review import (
     InvalidInputError,
     ReviewError,
     ReviewService,
+    ReviewStoreError,
     StorageDisabledError,
     cited_hashes,
     current_hashes,
@@ -51,6 +52,8 @@ from app.review import (
 from app.settings import Settings
 
 log = logging.getLogger("medcite.review")
+#: Longest wait (s) for the database lock when counting a view of an approved article on the answer path.
+VIEW_WAIT_S = 0.1
 #: Seconds between two retention purges (``review.retention_days``).
 PURGE_EVERY_S = 3600.0
 
@@ -177,9 +180,11 @@ class ReviewDesk:
                                                                        getattr(pipeline, "drug_names", None)))
             if match is not None:
                 try:
-                    service.record_view(match.id)
+                    service.record_view(match.id, wait_s=VIEW_WAIT_S)
                 except ArticleNotFoundError:  # purged this instant: answer freshly
                     match = None
+                except ReviewStoreError as exc:  # locked or failing: serve the approved answer, uncounted
+                    log.info("view of an approved article not counted: %s", type(exc).__name__)
             if match is not None:
                 return self._with_related(pipeline, published, request, served_answer(match, answer), qvec)
         if store:

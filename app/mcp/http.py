@@ -6,6 +6,10 @@ route gets (query keys when ``MEDCITE_QUERY_KEYS`` is set, rate limits, the body
 question text, metrics). With the service bound to a loopback address the SDK also checks ``Host`` and
 ``Origin`` (DNS-rebinding protection).
 
+Only POST carries MCP messages: ``GET`` (a stream for server-initiated messages) and ``DELETE`` (ending a session)
+have no meaning without sessions and get 405 at once, as the MCP transport allows -- an open ``GET`` stream would
+otherwise hold a connection and a task forever (nothing is ever sent on it).
+
 The session manager runs inside the app's lifespan (:meth:`McpEndpoint.lifespan`, entered by the factory); a fresh
 one per lifespan, so an app can be started more than once (tests).
 """
@@ -60,13 +64,22 @@ class McpEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         manager = self._manager
+        if scope.get("method") in ("GET", "DELETE"):
+            await _error(send, 405, "this MCP endpoint is stateless: POST JSON-RPC messages to it (no server-sent "
+                         "event stream, no sessions)", [(b"allow", b"POST")])
+            return
         if manager is None:  # the app was served without its lifespan
-            body = json.dumps({"error": {"status": 503, "message": "the MCP endpoint is not running"}}).encode()
-            await send({"type": "http.response.start", "status": 503,
-                        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
-            await send({"type": "http.response.body", "body": body})
+            await _error(send, 503, "the MCP endpoint is not running")
             return
         await manager.handle_request(scope, receive, send)
+
+
+async def _error(send: Send, status: int, message: str, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    body = json.dumps({"error": {"status": status, "message": message}}).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                            *(headers or [])]})
+    await send({"type": "http.response.body", "body": body})
 
 
 def install_mcp(app: Any, state: PipelineHolder, host: str, max_body_bytes: int) -> McpEndpoint:

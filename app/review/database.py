@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Iterator
 
 from alembic.util.exc import CommandError
-from sqlalchemy import URL, Engine, create_engine, event, make_url
+from sqlalchemy import URL, Engine, create_engine, event, make_url, text
 from sqlalchemy.exc import ArgumentError, DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -78,7 +78,7 @@ def translate(exc: DBAPIError, where: str, busy_timeout_s: float) -> ReviewStore
     """A clear store error for a driver error, or None when it is not a database fault (a bug: re-raise it)."""
     message = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
     lower = message.lower()
-    if "database is locked" in lower or "database table is locked" in lower:
+    if "database is locked" in lower or "database table is locked" in lower or "lock timeout" in lower:
         return DatabaseLockedError(where, f"the database is locked by another connection or process (waited "
                                    f"{busy_timeout_s:g} s); try again later, or stop whatever holds it")
     if "unable to open database file" in lower:
@@ -157,13 +157,20 @@ class Store:
             return self._engine
 
     @contextmanager
-    def session(self, *, write: bool) -> Iterator[Session]:
-        """One transaction: committed when the block ends, rolled back on any exception."""
-        self.engine()
+    def session(self, *, write: bool, wait_s: float | None = None) -> Iterator[Session]:
+        """One transaction: committed when the block ends, rolled back on any exception. ``wait_s`` bounds the
+        wait for another writer's lock (instead of ``busy_timeout_s``)."""
+        engine = self.engine()
         factory = self._write if write else self._read
         assert factory is not None
-        with self._translated():
+        if wait_s is not None:
+            options = {"sqlite_begin": "IMMEDIATE"} if write else {}
+            factory = sessionmaker(engine.execution_options(**options, lock_wait_ms=int(wait_s * 1000)),
+                                   expire_on_commit=False)
+        with self._translated(wait_s):
             with factory() as session, session.begin():
+                if wait_s is not None and self.dialect == "postgresql":
+                    session.execute(text(f"SET LOCAL lock_timeout = '{int(wait_s * 1000)}ms'"))
                 yield session
 
     def dispose(self) -> None:
@@ -173,11 +180,11 @@ class Store:
             self._engine = self._read = self._write = None
 
     @contextmanager
-    def _translated(self) -> Iterator[None]:
+    def _translated(self, wait_s: float | None = None) -> Iterator[None]:
         try:
             yield
         except DBAPIError as exc:
-            clear = translate(exc, self.where, self._review.busy_timeout_s)
+            clear = translate(exc, self.where, self._review.busy_timeout_s if wait_s is None else wait_s)
             if clear is None:
                 raise
             raise clear from None
@@ -209,7 +216,9 @@ class Store:
 
         @event.listens_for(engine, "begin")
         def _on_begin(connection) -> None:  # type: ignore[no-untyped-def]
-            mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
-            connection.exec_driver_sql(f"BEGIN {mode}")
+            options = connection.get_execution_options()
+            wait_ms = options.get("lock_wait_ms", int(timeout * 1000))  # per transaction: pooled connections
+            connection.exec_driver_sql(f"PRAGMA busy_timeout = {int(wait_ms)}")
+            connection.exec_driver_sql(f"BEGIN {options.get('sqlite_begin', 'DEFERRED')}")
 
         return engine

@@ -131,10 +131,14 @@ class ReviewService:
         with self.store.session(write=False) as session:
             return convert.article(_row(session, article_id))
 
-    def record_view(self, article_id: str) -> int:
-        """Count one view (it orders the queue; it does not change the version); returns the new count."""
+    def record_view(self, article_id: str, wait_s: float | None = None) -> int:
+        """Count one view (it orders the queue; it does not change the version); returns the new count.
+
+        ``wait_s`` bounds the wait for another writer's lock (default ``review.busy_timeout_s``): the answer path
+        passes a short one, so a locked database costs an approved answer its view count, not seconds.
+        """
         check_id(article_id)
-        with self.store.session(write=True) as session:
+        with self.store.session(write=True, wait_s=wait_s) as session:
             result = session.execute(update(ArticleRow).where(ArticleRow.id == article_id)
                                      .values(views=ArticleRow.views + 1)
                                      .execution_options(synchronize_session=False))

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from pypdf import PdfReader
-from pypdf.errors import DependencyError, FileNotDecryptedError, PyPdfError
+from pypdf.errors import DependencyError, FileNotDecryptedError, LimitReachedError, PyPdfError
 
 from core.models import Document, PageSpan
 from ingest.loaders.build import make_document
@@ -101,6 +101,9 @@ def _open(path: Path, data: bytes) -> PdfReader:
         raise LoadError(path, f"encrypted PDF needs an extra package to decrypt ({exc})") from None
     except FileNotDecryptedError:
         raise LoadError(path, "encrypted PDF (password required)") from None
+    except (LimitReachedError, MemoryError) as exc:
+        raise LoadError(path, f"too large to parse: the file inflates past the decompression limit "
+                        f"({type(exc).__name__}); a decompression bomb?") from None
     except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError) as exc:
         raise LoadError(path, f"corrupt PDF ({type(exc).__name__}: {exc})") from None
     return reader
@@ -113,6 +116,9 @@ def _extract_pages(path: Path, reader: PdfReader) -> list[str]:
     for number, page in enumerate(reader.pages, start=1):
         try:
             texts.append(page.extract_text() or "")
+        except (LimitReachedError, MemoryError) as exc:  # a decompression bomb: too large, not corrupt
+            raise LoadError(path, f"too large to parse: page {number} inflates past the decompression limit "
+                            f"({type(exc).__name__}); a decompression bomb?") from None
         except Exception as exc:  # pypdf raises many types on broken content streams
             failed += 1
             log.warning("%s: page %d unreadable (%s: %s); skipped", path, number, type(exc).__name__, exc)

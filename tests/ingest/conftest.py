@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable, Sequence
 
 import pytest
@@ -13,11 +14,13 @@ def _escape(line: str) -> str:
     return line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
 
 
-def build_pdf(pages: Sequence[Sequence[str]], title: str | None = None, xref_shift: int = 0) -> bytes:
+def build_pdf(pages: Sequence[Sequence[str]], title: str | None = None, xref_shift: int = 0,
+              bomb_bytes: int = 0) -> bytes:
     """A minimal valid PDF: one Helvetica text stream per page, one text line per string.
 
     Objects: 1 catalog, 2 page tree, 3 font, then (page, content stream) pairs, then an optional /Info.
-    ``xref_shift`` moves the startxref pointer to simulate a slightly broken (but recoverable) file.
+    ``xref_shift`` moves the startxref pointer to simulate a slightly broken (but recoverable) file;
+    ``bomb_bytes`` pads every content stream with that many spaces and Flate-compresses it (a decompression bomb).
     """
     objects: dict[int, bytes] = {
         1: b"<< /Type /Catalog /Pages 2 0 R >>",
@@ -29,11 +32,14 @@ def build_pdf(pages: Sequence[Sequence[str]], title: str | None = None, xref_shi
     for pid, lines in zip(page_ids, pages, strict=True):
         ops = "BT /F1 11 Tf 14 TL 72 740 Td " + " ".join(f"({_escape(ln)}) Tj T*" for ln in lines) + " ET"
         stream = ops.encode("cp1252")
+        flate = ""
+        if bomb_bytes:
+            stream, flate = zlib.compress(stream + b" " * bomb_bytes, 9), " /Filter /FlateDecode"
         objects[pid] = (
             f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
             f"/Resources << /Font << /F1 3 0 R >> >> /Contents {pid + 1} 0 R >>"
         ).encode()
-        objects[pid + 1] = b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream"
+        objects[pid + 1] = b"<< /Length %d%s >>\nstream\n" % (len(stream), flate.encode()) + stream + b"\nendstream"
     info_id = None
     if title is not None:
         info_id = max(objects) + 1

@@ -149,3 +149,18 @@ def test_page_limit_applies_before_any_text_is_extracted(tmp_path, monkeypatch):
     monkeypatch.setattr(pdf_loader, "_extract_pages", no_extraction)
     result = check_file(path, max_pages=50, max_chars=5_000_000)
     assert not result.ok and "300 pages; the limit is 50" in result.reason
+
+
+def test_a_decompression_bomb_pdf_is_refused_as_too_large_not_corrupt(tmp_path, make_pdf):
+    """Issue 22 item 7: a Flate stream of a few hundred KB that inflates to 300 MB said "corrupt PDF"; the uploader
+    must learn that it is too large to parse."""
+    from ingest.worker import check_file
+
+    bomb = tmp_path / "bomb.pdf"
+    bomb.write_bytes(make_pdf([["Gout is treated with colchicine."]], bomb_bytes=300 * 1024**2))
+    assert bomb.stat().st_size < 1024**2
+    result = check_file(bomb, max_pages=2000, max_chars=5_000_000)
+    assert not result.ok and "too large" in result.reason and "corrupt" not in result.reason, result.reason
+    fine = tmp_path / "fine.pdf"
+    fine.write_bytes(make_pdf([["Gout is treated with colchicine."]], bomb_bytes=1000))
+    assert check_file(fine, max_pages=2000, max_chars=5_000_000).ok

@@ -152,9 +152,13 @@ def test_streamable_http_endpoint_answers_through_the_sdk_client(http_app, caplo
         import httpx
 
         refused = httpx.post(f"{url}/v1/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"}, trust_env=False)
+        # issue 22 item 7: a GET stream stayed open forever (one connection and task each, no cap)
+        stream = httpx.get(f"{url}/v1/mcp", headers={"Authorization": "Bearer mcp-query-key",
+                                                     "Accept": "text/event-stream"}, trust_env=False, timeout=10)
         metrics = httpx.get(f"{url}/metrics", trust_env=False).text
     _check(out)
     assert refused.status_code == 401  # the query keys guard /v1/mcp like every /v1 route
+    assert stream.status_code == 405 and stream.headers["allow"] == "POST" and "stateless" in stream.text
     assert 'route="/v1/mcp"' in metrics and 'status="401"' in metrics
     assert 'medcite_stage_duration_seconds_count{operation="answer",stage="total"}' in metrics  # MCP answers count
     logged = "\n".join(r.getMessage() + str(getattr(r, "fields", "")) for r in caplog.records)
@@ -173,3 +177,27 @@ def test_missing_sdk_gives_a_clear_error(tmp_path):
                           text=True, timeout=120)
     assert proc.returncode == 2
     assert "pip install 'medcite[mcp]'" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_sdk_warnings_reach_the_log_as_json_lines(tmp_path):
+    """Issue 22 item 7: the MCP library wrote plain-text lines into medcite's JSON log (Python's last-resort
+    handler printed its warnings after the SDK's own handler was removed)."""
+    import json
+    import subprocess
+
+    script = (
+        "import logging\n"
+        "from app.http.logs import configure_json_logging\n"
+        "from app.mcp.server import build_server\n"
+        "configure_json_logging()\n"
+        "build_server(lambda: None)\n"
+        "logging.getLogger('mcp.server.streamable_http').warning('Session %s not found', 'abc')\n"
+        "logging.getLogger('medcite.api').warning('medcite says hello')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parents[3])
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    records = [json.loads(line) for line in lines]  # every line is JSON
+    assert [(r["logger"], r["message"]) for r in records] == [
+        ("mcp.server.streamable_http", "Session abc not found"), ("medcite.api", "medcite says hello")]
