@@ -125,7 +125,15 @@ class JobQueue:
             if job is not None:
                 return job.model_copy(deep=True)
         record = self._load(job_id)
-        return record[0] if record else None
+        if record is None:
+            return None
+        job = record[0]
+        owner = self._owner(job_id)
+        if job.status in ("queued", "running") and owner not in (None, os.getpid()) and not pid_alive(owner):
+            # another worker process ran it and was killed (SIGKILL, OOM): say so instead of "running" forever
+            self.fail_stored(job, f"interrupted: the worker process that ran this job (pid {owner}) died; "
+                                  "nothing was changed by it unless the index version moved -- submit it again")
+        return job
 
     def wait(self, job_id: str, timeout: float = 60.0) -> Job | None:
         """Block until the job has finished (tests and scripts)."""
@@ -165,7 +173,7 @@ class JobQueue:
             return
         with self._lock:
             inputs = self._inputs.get(job.id, {})
-            body = json.dumps({"job": job.model_dump(mode="json"), "inputs": inputs})
+            body = json.dumps({"job": job.model_dump(mode="json"), "inputs": inputs, "pid": os.getpid()})
         atomic_write_text(self.store / f"{job.id}.json", body, fsync=False)
         self._prune_store()
 
@@ -182,6 +190,14 @@ class JobQueue:
             return Job.model_validate(raw["job"]), dict(raw.get("inputs") or {})
         except (OSError, ValueError, KeyError, TypeError):
             return None
+
+    def _owner(self, job_id: str) -> int | None:
+        """The process id that last wrote the stored job (None when unknown)."""
+        try:
+            pid = json.loads((self.store / f"{job_id}.json").read_text(encoding="utf-8")).get("pid")  # type: ignore[operator]
+        except (OSError, ValueError, AttributeError, TypeError):
+            return None
+        return pid if isinstance(pid, int) and pid > 0 else None
 
     def _work(self) -> None:
         while True:

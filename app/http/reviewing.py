@@ -26,9 +26,11 @@ purges expired articles at most hourly; the admin swap calls it at once (:meth:`
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Callable, NamedTuple
 
@@ -49,6 +51,7 @@ from app.review import (
     cited_hashes,
     current_hashes,
 )
+from app.review.content import question_key
 from app.settings import Settings
 
 log = logging.getLogger("medcite.review")
@@ -91,11 +94,46 @@ class Published(NamedTuple):
 
     bank: QuestionBank
     vectors: np.ndarray
+    keys: frozenset[str] = frozenset()
+
+    def has_question(self, question: str) -> bool:
+        """Whether ``question`` is a published question in other case or spacing (:func:`question_key`)."""
+        return question_key(question) in self.keys
 
     def closest(self, qvec: np.ndarray) -> float:
         """Best cosine of ``qvec`` to a published question (-1.0 when there is none): matching is skipped below
         the threshold without touching the database."""
         return float(np.max(self.vectors @ qvec)) if len(self.vectors) else -1.0
+
+
+class ViewLedger:
+    """Which client already viewed which article within the last ``window_s`` (memory only, bounded): one client
+    reloading an article page counts one view per hour, so a burst of reads cannot lift it up the queue.
+
+    >>> ledger = ViewLedger(window_s=60, clock=iter([0.0, 1.0, 2.0, 61.5]).__next__)
+    >>> [ledger.first_view("a-1", "ip:10.0.0.1") for _ in range(3)], ledger.first_view("a-1", "ip:10.0.0.1")
+    ([True, False, False], True)
+    """
+
+    def __init__(self, window_s: float = 3600.0, max_entries: int = 50_000,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.window_s, self.max_entries, self.clock = window_s, max_entries, clock
+        self._seen: OrderedDict[str, float] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def first_view(self, article_id: str, client: str) -> bool:
+        """True (and remembered) when ``client`` has not viewed ``article_id`` within the window."""
+        key = hashlib.sha256(f"{client}\0{article_id}".encode("utf-8", "surrogatepass")).hexdigest()[:24]
+        now = self.clock()
+        with self._lock:
+            seen = self._seen.pop(key, None)
+            if seen is not None and now - seen < self.window_s:
+                self._seen[key] = seen
+                return False
+            self._seen[key] = now
+            while len(self._seen) > self.max_entries:
+                self._seen.popitem(last=False)
+            return True
 
 
 class ReviewDesk:
@@ -114,6 +152,7 @@ class ReviewDesk:
         self._checked: str | None = None  # index version whose passages were last rechecked
         self._purged_at = float("-inf")
         self._banks: dict[tuple[int, str], tuple[Any, Published]] = {}
+        self.views = ViewLedger()
 
     # ------------------------------------------------------------------ the store
     @property
@@ -174,10 +213,12 @@ class ReviewDesk:
         chunks = pipeline.index.store
         version = index_key(pipeline)
         qvec = pipeline.embedder.encode_query(answer.resolved_question)
-        if published is not None and request.filters is None and published.closest(qvec) >= self._threshold:
+        if published is not None and request.filters is None and (
+                published.closest(qvec) >= self._threshold or published.has_question(answer.resolved_question)):
             match = service.find_approved_match(qvec, request.audience, version, current_hashes(chunks),
                                                 same_clinical_question(answer.resolved_question,
-                                                                       getattr(pipeline, "drug_names", None)))
+                                                                       getattr(pipeline, "drug_names", None)),
+                                                question=answer.resolved_question)
             if match is not None:
                 try:
                     service.record_view(match.id, wait_s=VIEW_WAIT_S)
@@ -225,7 +266,8 @@ class ReviewDesk:
         rows = [(q, v) for _, q, v in self.service.approved_questions(audience) if v.shape == (dim,)]
         vectors = np.array([v for _, v in rows], dtype=np.float32).reshape(len(rows), dim)
         base = pipeline.bank or QuestionBank([], np.zeros((0, dim), dtype=np.float32))
-        published = Published(base.with_questions([q for q, _ in rows], vectors) if rows else base, vectors)
+        published = Published(base.with_questions([q for q, _ in rows], vectors) if rows else base, vectors,
+                              frozenset(question_key(q) for q, _ in rows))
         with self._bank_lock:
             self._banks = {k: v for k, v in self._banks.items() if k[0] == id(pipeline)}  # drop swapped pipelines
             self._banks[key] = (signature, published)

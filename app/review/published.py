@@ -100,12 +100,21 @@ def similar(store: Store, question_vector: Sequence[float] | np.ndarray, audienc
 
 def find_match(store: Store, question_vector: Sequence[float] | np.ndarray, audience: str, index_version: str,
                current_hashes: CurrentHashes, threshold: float,
-               same_question: Callable[[str], bool] | None = None) -> Article | None:
+               same_question: Callable[[str], bool] | None = None, key: str | None = None) -> Article | None:
     """The most similar approved article of the same audience with cosine >= ``threshold`` that was answered on
     ``index_version`` or whose cited chunks all still have their hashes (``current_hashes(ids)``: chunk id ->
     hash of its current text, None or absent when it is gone), and whose question ``same_question`` accepts (e.g.
-    the same stage, risk group, histology, population, drugs and negation); None if there is none."""
+    the same stage, risk group, histology, population, drugs and negation); None if there is none. An approved
+    article whose ``question_key`` is ``key`` (the asked question's, :func:`~app.review.content.question_key`)
+    comes first whatever its cosine: a lower-cased copy of a question is the same question."""
     ranked = _ranked(store, question_vector, audience, threshold)
+    if key is not None:  # the same words (case, spacing, "?" aside) match whatever the cosine says
+        with store.session(write=False) as session:
+            same = [(r.id, 1.0, r.index_version, dict(r.cited)) for r in session.execute(
+                select(ArticleRow.id, ArticleRow.index_version, ArticleRow.cited)
+                .where(ArticleRow.status == Status.approved.value, ArticleRow.audience == audience,
+                       ArticleRow.question_key == key).order_by(ArticleRow.id))]
+        ranked = same + [r for r in ranked if r[0] not in {x[0] for x in same}]
     if not ranked:
         return None
     others = sorted({c for _, _, version, cited in ranked if version != index_version for c in cited})

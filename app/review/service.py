@@ -12,7 +12,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 from pydantic import ValidationError
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import String, and_, case, cast, distinct, func, or_, select, update
 
 from app.review import convert, published
 from app.review.database import Store
@@ -230,7 +230,8 @@ class ReviewService:
 
     def queue(self, limit: int = 50) -> list[QueueItem]:
         """Articles waiting for a reviewer (submitted, under review, needs re-review, changes requested) and
-        approved articles reported since their approval: most open reports first, then most views, then oldest.
+        approved articles reported since their approval: most distinct open reports first (statement and reason:
+        the same report sent 50 times counts once), then most views, then oldest.
 
         ``reports`` counts the reports since the last approval (all of them for a never-approved article): a
         reviewer who approves again has answered the earlier ones.
@@ -238,8 +239,13 @@ class ReviewService:
         if not 1 <= limit <= 1000:
             raise InvalidInputError(f"limit must be 1-1000, got {limit}")
         since = or_(ArticleRow.last_approved_at.is_(None), FeedbackRow.at > ArticleRow.last_approved_at)
+        open_report = and_(FeedbackRow.kind == "report", since)
+        # what a report is about (statement and reason): a burst of the same report orders the queue as one
+        about = func.coalesce(cast(FeedbackRow.statement_index, String), "all") + ":" + \
+            func.coalesce(FeedbackRow.reason, "")
         counts = (select(FeedbackRow.article_id,
-                         func.sum(case((and_(FeedbackRow.kind == "report", since), 1), else_=0)).label("report"),
+                         func.sum(case((open_report, 1), else_=0)).label("report"),
+                         func.count(distinct(case((open_report, about), else_=None))).label("distinct_reports"),
                          *(func.sum(case((FeedbackRow.kind == k, 1), else_=0)).label(k)
                            for k in ("helpful", "not_helpful")))
                   .join(ArticleRow, ArticleRow.id == FeedbackRow.article_id)
@@ -252,7 +258,8 @@ class ReviewService:
                         func.coalesce(counts.c.not_helpful, 0).label("not_helpful"))
                  .outerjoin(counts, counts.c.article_id == ArticleRow.id)
                  .where(waiting)
-                 .order_by(reports.desc(), ArticleRow.views.desc(), ArticleRow.created_at, ArticleRow.id)
+                 .order_by(func.coalesce(counts.c.distinct_reports, 0).desc(), ArticleRow.views.desc(),
+                           ArticleRow.created_at, ArticleRow.id)
                  .limit(limit))
         with self.store.session(write=False) as session:
             return [QueueItem(article=convert.summary(r), reports=r.reports, helpful=r.helpful,
@@ -278,12 +285,14 @@ class ReviewService:
 
     def find_approved_match(self, question_vector: Sequence[float] | np.ndarray, audience: str,
                             index_version: str, current_hashes: CurrentHashes,
-                            same_question: Callable[[str], bool] | None = None) -> Article | None:
+                            same_question: Callable[[str], bool] | None = None,
+                            question: str | None = None) -> Article | None:
         """The approved article to serve for this question, or None (see :func:`published.find_match`);
         ``same_question(stored question)`` can refuse an article asked about something clinically different
         (app.http.reviewing passes :func:`app.query.entities.clinical_signature` equality)."""
         return published.find_match(self.store, question_vector, audience, index_version, current_hashes,
-                                     self.review.match_similarity, same_question)
+                                     self.review.match_similarity, same_question,
+                                     None if question is None else question_key(question))
 
     def recheck(self, current_hashes: CurrentHashes) -> list[str]:
         """Move approved articles whose cited passages changed or vanished to needs_re_review; their ids."""

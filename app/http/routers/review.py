@@ -4,7 +4,7 @@
 * ``POST /v1/articles`` -- "keep this answer": answers the request and stores it as a ``submitted`` article (201,
   ``Location: /a/{id}``); 200 with the published article when an approved one matches; 403 when storing is off.
 * ``GET /v1/articles/{id}`` -- the article (status, reviewer, dates, the answer); counts a view unless a reviewer
-  reads it. Its id (72 random bits) is what lets anyone read it: only the user who kept it and reviewers know it.
+  reads it (one per reader address and hour, remembered in memory only). Its id (72 random bits) is what lets anyone read it: only the user who kept it and reviewers know it.
 * ``POST /v1/articles/{id}/feedback`` -- a rating (helpful / not helpful) or a problem report on a statement
   (wrong / outdated / unsupported).
 * Reviewer routes, with ``Authorization: Bearer <reviewer key>`` (``MEDCITE_REVIEWER_KEYS``; the reviewer is the
@@ -172,13 +172,15 @@ def keep_answer(request: AnswerRequest, desk: ReviewDesk = Depends(review_desk),
 
 @router.get("/v1/articles/{article_id}", response_model=ArticleView, summary="An article",
             responses={404: {"description": "Unknown article."}})
-def get_article(article_id: str, desk: ReviewDesk = Depends(review_desk),
+def get_article(article_id: str, http: Request, desk: ReviewDesk = Depends(review_desk),
                 credentials: HTTPAuthorizationCredentials | None = Security(bearer_scheme),
                 pipe: AnswerPipeline | None = Depends(loaded_pipeline)) -> ArticleView:
     _in_use(desk, article_id)
     _fresh(desk, pipe)
     article = desk.service.get(article_id)
-    if not (credentials and desk.service.reviewer_for_key(credentials.credentials)):
+    reader = "ip:" + (http.client.host if http.client else "unknown")
+    if not (credentials and desk.service.reviewer_for_key(credentials.credentials)) and \
+            desk.views.first_view(article_id, reader):  # one view per reader and hour
         article = article.model_copy(update={"views": desk.service.record_view(article_id)})
     return article_view(article)
 

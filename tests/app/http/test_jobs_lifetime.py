@@ -43,3 +43,29 @@ def test_child_is_killed_when_the_server_process_dies(tmp_path):
     if alive:
         os.kill(child_pid, 9)
     assert not alive, "the ingest child outlived its server"
+
+
+def test_a_job_of_a_killed_worker_process_reads_failed_not_running(tmp_path):
+    """Issue 22 item 7: a worker SIGKILLed mid-upload left its job 'running' for every other worker until a full
+    restart; a stored job whose writing process is gone now reads as failed, saying why."""
+    import json
+    import subprocess
+    import sys
+
+    from app.http.jobs import Job, JobQueue
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    store = tmp_path / "jobs"
+    store.mkdir()
+    job = Job(id="0123456789abcdef", kind="upload", status="running")
+    (store / f"{job.id}.json").write_text(json.dumps({"job": job.model_dump(mode="json"), "inputs": {},
+                                                      "pid": dead.pid}))
+    other = JobQueue(store=store)
+    seen = other.get(job.id)
+    assert seen is not None and seen.status == "failed" and f"pid {dead.pid}" in seen.message
+    assert JobQueue(store=store).get(job.id).status == "failed"  # written back: every worker reads the same
+    alive = Job(id="fedcba9876543210", kind="upload", status="running")
+    (store / f"{alive.id}.json").write_text(json.dumps({"job": alive.model_dump(mode="json"), "inputs": {},
+                                                        "pid": os.getppid()}))
+    assert other.get(alive.id).status == "running"  # its process is alive: left alone

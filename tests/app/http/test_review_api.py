@@ -222,6 +222,18 @@ def test_an_approved_article_is_served_to_another_user(make_client):
     assert client.get(f"/v1/articles/{approved['id']}", headers=LEE).json()["views"] == 3  # 2 served + 1 keep
 
 
+def test_a_lower_cased_copy_of_an_approved_question_is_served_the_article(make_client):
+    """Issue 22 item 1: a lower-cased copy of the approved question (cosine 0.933 in the report) was not matched;
+    the normalised question now matches whatever the cosine (here the threshold is set so high that only it can)."""
+    client = make_client(store_answers="opt_in", match_similarity=0.9999)
+    approved = _approve(client, _keep(client)["review"]["article_id"])
+    with TestClient(client.app) as other:
+        for asked in (QUESTION.lower(), f"  {QUESTION.upper()}  ", QUESTION.rstrip("?")):
+            r = other.post("/v1/answer", json={"question": asked}).json()
+            assert r["review"] and r["review"]["served_from_article"] and r["review"]["article_id"] == approved["id"]
+        assert other.post("/v1/answer", json={"question": SAME}).json()["review"] is None  # other words: cosine rules
+
+
 def test_feedback_and_the_queue_order(make_client):
     client = make_client(store_answers="opt_in")
     quiet = _keep(client)["review"]["article_id"]
@@ -229,6 +241,7 @@ def test_feedback_and_the_queue_order(make_client):
     viewed = _keep(client, "How is neuroblastoma diagnosed?")["review"]["article_id"]
     for _ in range(3):
         client.get(f"/v1/articles/{viewed}")
+    assert client.get(f"/v1/articles/{viewed}").json()["views"] == 1  # one reader's reloads: one view an hour
     assert client.post(f"/v1/articles/{quiet}/feedback", json={"kind": "helpful"}).status_code == 201
     r = client.post(f"/v1/articles/{reported}/feedback",
                     json={"kind": "report", "statement_index": 1, "reason": "outdated", "note": "new COG protocol"})

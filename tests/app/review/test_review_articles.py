@@ -154,8 +154,8 @@ def test_queue_orders_by_reports_then_views_then_age(make_service, new_article):
         svc.record_view(a.id), svc.record_view(d.id)
     for _ in range(10):
         svc.record_view(c.id)
-    for _ in range(2):
-        svc.add_feedback(b.id, "report", reason="wrong")
+    svc.add_feedback(b.id, "report", reason="wrong")
+    svc.add_feedback(b.id, "report", reason="outdated")
     svc.add_feedback(c.id, "report", reason="unsupported")
     svc.add_feedback(a.id, "not_helpful"), svc.add_feedback(a.id, "helpful"), svc.add_feedback(a.id, "helpful")
     for _ in range(9):  # an approved article is not in the queue, whatever its reports
@@ -170,6 +170,19 @@ def test_queue_orders_by_reports_then_views_then_age(make_service, new_article):
     assert [q.article.id for q in svc.queue(limit=2)] == [b.id, c.id]
     with pytest.raises(InvalidInputError, match="limit"):
         svc.queue(limit=0)
+
+
+def test_a_burst_of_the_same_report_or_of_views_does_not_jump_the_queue(make_service, new_article):
+    """Issue 22 item 7: 50 copies of one report lifted an article above one with two different problems reported."""
+    svc = make_service(clock=FakeClock())
+    burst, real = (new_article(svc, question=f"question {n}?") for n in "ab")
+    for _ in range(50):
+        svc.add_feedback(burst.id, "report", statement_index=0, reason="wrong")
+    svc.add_feedback(real.id, "report", statement_index=0, reason="wrong")
+    svc.add_feedback(real.id, "report", reason="outdated")
+    queue = svc.queue()
+    assert [q.article.id for q in queue] == [real.id, burst.id]
+    assert [q.reports for q in queue] == [2, 50]  # every report is kept and shown
 
 
 def test_queue_holds_every_status_but_approved(service: ReviewService, new_article):
