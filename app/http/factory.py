@@ -16,6 +16,7 @@ from fastapi import FastAPI
 
 from app.http.admin import Admin
 from app.http.errors import install_error_handlers
+from app.http.limits import Limits
 from app.http.logs import RequestLogMiddleware
 from app.http.metrics import install_metrics
 from app.http.refresh import IndexRefresher
@@ -44,8 +45,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         refresher.stop()
 
 
-def create_app(settings: Settings, pipeline: AnswerPipeline | None = None) -> FastAPI:
-    """Build the app; pass ``pipeline`` to serve an already loaded one (tests, benchmarks)."""
+def create_app(settings: Settings, pipeline: AnswerPipeline | None = None, limits: Limits | None = None) -> FastAPI:
+    """Build the app; pass ``pipeline`` to serve an already loaded one (tests, benchmarks) and ``limits`` for
+    rate-limit buckets shared with other worker processes (:func:`app.http.limits.shared_limits`)."""
     app = FastAPI(title="medcite", version="0.1.0", lifespan=lifespan,
                   description="Cited answers from medical guidelines, fully offline.")
     state = ServiceState(settings, pipeline)
@@ -60,7 +62,8 @@ def create_app(settings: Settings, pipeline: AnswerPipeline | None = None) -> Fa
     app.state.mcp = _install_mcp(app, state, settings)  # MCP tools over streamable HTTP at /v1/mcp
     review.install(app)  # articles, reviewer workflow, feedback, queue; /a/{id} and /review pages
     web.install(app)  # the page at / and its assets
-    install_security(app, settings.security, settings.review.reviewer_keys.values())  # keys, limits, headers, CORS
+    install_security(app, settings.security, settings.review.reviewer_keys.values(),  # keys, limits, headers, CORS
+                     limits)
     app.add_middleware(RequestLogMiddleware, log_questions=settings.security.log_questions)
     if settings.server.metrics:
         install_metrics(app)  # GET /metrics; its middleware is the outermost (counts what clients got)

@@ -49,6 +49,7 @@ class JsonFormatter(logging.Formatter):
         out: dict[str, Any] = {
             "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(), "logger": record.name, "message": record.getMessage(),
+            "pid": record.process,
         }
         out.update(getattr(record, "fields", {}) or {})
         if record.exc_info:

@@ -43,6 +43,7 @@ from fastapi.security import HTTPBearer
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.http.limits import Limits
 from app.http.settings import SecuritySettings
 
 #: Extra bytes allowed on top of ``max_upload_bytes`` for the multipart envelope and metadata fields.
@@ -183,16 +184,18 @@ class TokenBucket:
 class GuardMiddleware:
     """Keys, rate limits and the body-size limit for ``/v1/`` requests (pure ASGI, before any body is read)."""
 
-    def __init__(self, app: ASGIApp, settings: SecuritySettings, reviewer_keys: Iterable[str] = ()) -> None:
+    def __init__(self, app: ASGIApp, settings: SecuritySettings, reviewer_keys: Iterable[str] = (),
+                 limits: Limits | None = None) -> None:
         self.app = app
         self.settings = settings
         self.query_ring = KeyRing(settings.query_keys)
         self.admin_ring = KeyRing(settings.admin_keys)
         self.reviewer_ring = KeyRing(list(reviewer_keys))
-        per_minute = settings.rate_limit_per_minute
-        self.bucket = TokenBucket(per_minute, settings.rate_limit_burst) if per_minute else None
-        failures = settings.auth_failures_per_minute
-        self.failures = TokenBucket(failures, failures) if failures else None
+        if limits is None:  # one process: its own buckets (workers share theirs: app.http.limits)
+            per_minute, failures = settings.rate_limit_per_minute, settings.auth_failures_per_minute
+            limits = Limits(TokenBucket(per_minute, settings.rate_limit_burst) if per_minute else None,
+                            TokenBucket(failures, failures) if failures else None)
+        self.bucket, self.failures = limits
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
@@ -346,12 +349,14 @@ def uvicorn_proxy_options(settings: SecuritySettings) -> dict[str, Any]:
     return {"proxy_headers": True, "forwarded_allow_ips": ",".join(settings.trusted_proxies)}
 
 
-def install_security(app: FastAPI, settings: SecuritySettings, reviewer_keys: Iterable[str] = ()) -> None:
-    """Add CORS (only for configured origins), the guard and security headers to ``app``.
+def install_security(app: FastAPI, settings: SecuritySettings, reviewer_keys: Iterable[str] = (),
+                     limits: Limits | None = None) -> None:
+    """Add CORS (only for configured origins), the guard and security headers to ``app``; ``limits``: buckets
+    shared with other worker processes (default: this app's own).
 
     Middleware added later runs first: headers wrap everything, CORS answers pre-flights before the guard.
     """
-    app.add_middleware(GuardMiddleware, settings=settings, reviewer_keys=list(reviewer_keys))
+    app.add_middleware(GuardMiddleware, settings=settings, reviewer_keys=list(reviewer_keys), limits=limits)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST", "DELETE"],
                            allow_headers=["authorization", "content-type", "x-request-id"],

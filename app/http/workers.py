@@ -15,21 +15,18 @@ request touches do; ``scripts/loadtest.py`` reports each process's PSS and USS).
 * **Jobs**: a job runs in the worker that accepted it; builds of one index never overlap (a lock in
   :func:`app.http.jobs.run_ingest`), job status is read from the job files by any worker, and only worker 0
   of the first start resumes interrupted jobs. Jobs of a worker that died are resumed at the next start.
-* **Rate limits** are kept per worker (a client may get up to ``workers`` times the per-minute rate across
-  connections); the failed-authentication allowance is divided between the workers, so it stays an upper bound.
+* **Rate limits** are shared by all workers (:mod:`app.http.limits`: buckets in shared memory made before the fork),
+  so a client gets the configured rate and failed-authentication allowance from the whole server, not per worker.
 * **Metrics**: prometheus-client multiprocess mode under ``<data_dir>/metrics`` (emptied at start).
 * **Supervision**: a worker that dies is started again (the same number); SIGTERM or SIGINT stop the workers
   gracefully (uvicorn finishes running requests) and then the supervisor; workers die with the supervisor.
 
->>> per_worker_settings(Settings(), 2).security.auth_failures_per_minute
-5
 """
 
 from __future__ import annotations
 
 import gc
 import logging
-import math
 import os
 import signal
 import socket
@@ -59,15 +56,6 @@ def prepare_metrics_dir(data_dir: Path) -> Path:
         old.unlink(missing_ok=True)
     os.environ[MULTIPROC_ENV] = str(path)
     return path
-
-
-def per_worker_settings(settings: Settings, workers: int) -> Settings:
-    """The settings one of ``workers`` processes runs with (its share of the failed-authentication allowance)."""
-    out = settings.model_copy(deep=True)
-    failures = settings.security.auth_failures_per_minute
-    if failures and workers > 1:
-        out.security = out.security.model_copy(update={"auth_failures_per_minute": max(1, math.ceil(failures / workers))})
-    return out
 
 
 def preload(settings: Settings) -> Any:
@@ -182,7 +170,10 @@ def serve(settings: Settings, host: str, port: int, workers: int, uvicorn_option
     from app.http.factory import create_app
     from app.http.metrics import mark_process_dead
 
-    settings = per_worker_settings(settings, workers)
+    from app.http.limits import shared_limits
+
+    settings = settings.model_copy(deep=True)
+    limits = shared_limits(settings.security)  # before the fork: one set of buckets for every worker
     if settings.embedding.torch_threads is None:
         settings.embedding.torch_threads = 1
     sock = socket.create_server((host, port), backlog=2048)
@@ -193,7 +184,7 @@ def serve(settings: Settings, host: str, port: int, workers: int, uvicorn_option
     gc.freeze()  # what the supervisor made stays out of the workers' collections: their pages stay shared
 
     def worker(number: int) -> None:
-        app = create_app(settings, pipeline)
+        app = create_app(settings, pipeline, limits)
         first_start = supervisor.generation.get(number, 1) == 1
         app.state.medcite.recovers_jobs = number == 0 and first_start
         config = uvicorn.Config(app, log_level="warning", lifespan="on", **uvicorn_options)

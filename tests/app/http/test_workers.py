@@ -5,6 +5,7 @@ model in a child process, so this is slow."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -12,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -54,11 +56,11 @@ def served_versions(url: str) -> dict[str, str]:
     return out
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
+@contextmanager
+def _serve(root: Path, **extra_env: str):
+    """``medcite serve --workers 2`` over the tiny corpus under ``root``; yields (process, url, stderr log path)."""
     from ingest.pipeline import ingest
 
-    root = tmp_path_factory.mktemp("workers")
     corpus = root / "corpus"
     corpus.mkdir()
     for name, text in CORPUS.items():
@@ -75,7 +77,9 @@ def server(tmp_path_factory):
                MEDCITE_PATHS__QUESTION_BANK=str(root / "no-bank.jsonl"), MEDCITE_ADMIN_KEYS=KEY,
                MEDCITE_SECURITY__RATE_LIMIT_PER_MINUTE="0", MEDCITE_SERVER__INDEX_POLL_SECONDS="0.5",
                HF_HUB_OFFLINE="1", PYTHONPATH=str(REPO))
-    log = (root / "stderr.log").open("wb")
+    env.update(extra_env)
+    log_path = root / "stderr.log"
+    log = log_path.open("wb")
     proc = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--workers", "2",
                              "--no-build"],  # swaps by upload jobs only: a background build would index the upload first
                             cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=log)
@@ -83,7 +87,7 @@ def server(tmp_path_factory):
     try:
         deadline = time.monotonic() + 180
         while True:
-            assert proc.poll() is None, (root / "stderr.log").read_text()
+            assert proc.poll() is None, log_path.read_text()
             assert time.monotonic() < deadline, "medcite serve --workers 2 did not become ready"
             try:
                 if httpx.get(f"{url}/readyz", timeout=2).status_code == 200 and len(children(proc.pid)) == 2:
@@ -91,12 +95,44 @@ def server(tmp_path_factory):
             except httpx.HTTPError:
                 pass
             time.sleep(0.3)
-        yield proc, url
+        yield proc, url, log_path
     finally:
         if proc.poll() is None:
             proc.terminate()
             proc.wait(timeout=60)
         log.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with _serve(tmp_path_factory.mktemp("workers")) as (proc, url, _):
+        yield proc, url
+
+
+def test_two_workers_give_a_client_the_configured_rate_not_twice_it(tmp_path):
+    """Issue 19 item 4: limits were per worker process, so with 2 workers a client got twice its rate (and the
+    failed-login allowance was split). Every request below opens a new connection, so both workers take some."""
+    with _serve(tmp_path, MEDCITE_SECURITY__RATE_LIMIT_PER_MINUTE="6", MEDCITE_SECURITY__RATE_LIMIT_BURST="8",
+                MEDCITE_SECURITY__AUTH_FAILURES_PER_MINUTE="4") as (proc, url, log_path):
+        statuses, served_by = [], set()
+        for n in range(24):
+            r = httpx.get(f"{url}/v1/documents", headers={"Connection": "close", "X-Request-ID": f"rate-{n:03d}"},
+                          timeout=30)
+            statuses.append(r.status_code)
+        passed = statuses.count(200)
+        assert statuses.count(429) == len(statuses) - passed
+        assert 8 <= passed <= 9, statuses  # the burst (plus at most one token refilled), not 16
+        wrong = [httpx.post(f"{url}/v1/reindex", headers={"Authorization": "Bearer guess", "Connection": "close"},
+                            timeout=30).status_code for _ in range(10)]
+        assert wrong.count(403) == 4 and wrong.count(429) == 6, wrong  # the whole server's allowance
+        time.sleep(1.0)  # let both workers flush their log lines
+        lines = [json.loads(line) for line in log_path.read_text().splitlines() if line.startswith("{")]
+        for line in lines:
+            if str(line.get("request_id", "")).startswith("rate-"):
+                served_by.add(line.get("pid"))
+        per_request = [sum(1 for line in lines if line.get("request_id") == f"rate-{n:03d}") for n in range(24)]
+        assert per_request == [1] * 24, per_request  # one log line per request, with 2 workers too
+        assert len(served_by) == 2, served_by  # both workers answered: the limit is shared, not one worker's
 
 
 def test_workers_share_the_supervisors_index_memory(server):
