@@ -20,7 +20,7 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.http.settings import ChatSettings, SecuritySettings, ServerSettings
-from app.query.settings import AnswerSettings, LimitSettings, RetrievalSettings
+from app.query.settings import AnswerSettings, LimitSettings, LLMSettings, RetrievalSettings
 from app.review.settings import ReviewSettings
 from core.settings import PathSettings, deep_merge
 from index.settings import EmbeddingSettings, IndexSettings
@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings, description="Hybrid retrieval.")
     answer: AnswerSettings = Field(default_factory=AnswerSettings, description="Answer assembly.")
     limits: LimitSettings = Field(default_factory=LimitSettings, description="Request limits.")
+    llm: LLMSettings = Field(default_factory=LLMSettings, description="Optional OpenAI-compatible LLM for written "
+                             "answers (answer.generator = 'llm'), every sentence verified.")
     server: ServerSettings = Field(default_factory=ServerSettings, description="HTTP service.")
     security: SecuritySettings = Field(default_factory=SecuritySettings, description="Keys, limits, CORS, logging.")
     chat: ChatSettings = Field(default_factory=ChatSettings, description="Chat API rendering for front-ends.")

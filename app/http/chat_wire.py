@@ -76,6 +76,8 @@ class ChatOptions(BaseModel):
     filters: Filters | None = None
     related_questions: bool | None = Field(None, description="Related questions in the Markdown (default: the "
                                            "chat.related_questions setting).")
+    generator: Literal["extractive", "llm"] | None = Field(None, description="Answer generator for this message "
+                                                           "(default: answer.generator).")
 
 
 class ChatCompletionRequest(BaseModel):

@@ -4,11 +4,12 @@ The pipeline retrieves passages, bundles them as :class:`Evidence` and hands the
 :class:`AnswerGenerator` (``settings.answer.generator``, registry :data:`GENERATORS`). A generator returns a
 :class:`Draft`: bottom line, sections and references (every statement citing the passages it comes from) plus the
 generic :class:`EvidenceSignals` that the abstention stage (:mod:`app.query.abstention`) reads. The extractive
-generator -- statements are source sentences -- is the first implementation; an LLM-backed generator would
-implement the same method, cite the candidates it was given, and report the same signals.
+generator -- statements are source sentences -- is the default; the ``llm`` generator
+(:mod:`app.query.llm_generator`) has a language model write the statements from the same candidates, verifies each
+against the passages it cites and reports the extractive draft's signals.
 
 >>> sorted(GENERATORS)
-['extractive']
+['extractive', 'llm']
 >>> Draft(None, [], [], covered_topics=["Asthma"]).signals
 EvidenceSignals(passages=0, support=0.0, coverage=0.0)
 """
@@ -23,7 +24,7 @@ import numpy as np
 from app.query.assemble import Candidate, assemble
 from app.query.schemas import Reference, Section, Statement
 from app.query.selection import SentenceScorer, load_scorer
-from app.query.settings import AnswerSettings
+from app.query.settings import AnswerSettings, LLMSettings
 from core.models import DocType
 from index.lexical import tokenize
 
@@ -42,6 +43,7 @@ class Evidence:
     asked_drugs: tuple[str, ...] = ()  # drugs the question asks about (app.query.entities), canonical names
     find_drugs: Callable[[str], list[str]] | None = None  # canonical drug names in a text
     asked: str = ""  # a follow-up as the user typed it (its own intent wins over the carried topic's)
+    conversation: tuple[str, ...] = ()  # earlier questions, oldest first (context for a writing generator)
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,8 @@ class Draft:
     references: list[Reference]
     covered_topics: list[str]  # titles of the retrieved sources (shown when medcite abstains)
     signals: EvidenceSignals = field(default_factory=lambda: EvidenceSignals(0, 0.0, 0.0))
+    generator: str = "extractive"  # what wrote the statements ('llm:<model>' for verified model-written ones)
+    notice: str | None = None  # why a requested generator was not used (its fallback)
 
 
 class AnswerGenerator(Protocol):
@@ -98,11 +102,28 @@ class ExtractiveGenerator:
         return Draft(built.bottom_line, built.sections, built.references, built.covered_topics, signals)
 
 
-GENERATORS: dict[str, Callable[[AnswerSettings], AnswerGenerator]] = {"extractive": ExtractiveGenerator}
+Encode = Callable[[list[str]], np.ndarray]
 
 
-def create_generator(settings: AnswerSettings) -> AnswerGenerator:
-    """The generator named by ``settings.generator``."""
-    if settings.generator not in GENERATORS:
-        raise ValueError(f"unknown answer generator {settings.generator!r}; known: {sorted(GENERATORS)}")
-    return GENERATORS[settings.generator](settings)
+def _llm(settings: AnswerSettings, llm: LLMSettings | None, encode: Encode | None) -> AnswerGenerator:
+    from app.query.llm_generator import LLMGenerator  # imports this module
+
+    if encode is None:
+        raise ValueError("the llm generator needs the sentence encoder (pass encode=)")
+    return LLMGenerator(settings, llm or LLMSettings(), encode)
+
+
+GENERATORS: dict[str, Callable[[AnswerSettings, LLMSettings | None, Encode | None], AnswerGenerator]] = {
+    "extractive": lambda settings, _llm_settings, _encode: ExtractiveGenerator(settings),
+    "llm": _llm,
+}
+
+
+def create_generator(settings: AnswerSettings, llm: LLMSettings | None = None, encode: Encode | None = None,
+                     name: str | None = None) -> AnswerGenerator:
+    """The generator ``name`` (default ``settings.generator``); ``llm`` and ``encode`` (the sentence encoder) are
+    what the ``llm`` generator needs."""
+    name = name or settings.generator
+    if name not in GENERATORS:
+        raise ValueError(f"unknown answer generator {name!r}; known: {sorted(GENERATORS)}")
+    return GENERATORS[name](settings, llm, encode)

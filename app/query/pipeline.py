@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
+import numpy as np
+
 from app.query.abstention import Abstainer
 from app.query.assemble import Candidate
 from app.query.citing import superseded_notice
@@ -23,7 +25,7 @@ from app.query.entities import DrugNames, QuestionEntities, drug_names, question
 from app.query.errors import RequestError
 from app.query.expand import expand_query
 from app.query.followup import ResolvedQuery, resolve_followup
-from app.query.generator import Evidence, create_generator
+from app.query.generator import AnswerGenerator, Evidence, create_generator
 from app.query.recovery import SourceFinder
 from app.query.related import QuestionBank
 from app.query.retrieval import Hit, SearchEngine
@@ -114,11 +116,25 @@ class AnswerPipeline:
         self.speller = Speller(index.lexical.vocabulary(), index.lexical.document_frequency)
         self.bank = bank
         self.coverage = index_coverage(index)
-        self.generator = create_generator(settings.answer)
+        self.generator = create_generator(settings.answer, settings.llm, self._encode)
+        self._generators: dict[str, AnswerGenerator] = {}
         self.abstainer = Abstainer(settings.answer, settings.embedding.backend)
         self._lock = threading.Lock()
         self._sources: SourceFinder | None = None
         self._drug_names: DrugNames | None = None
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        return self.embedder.encode(texts)
+
+    def generator_for(self, name: str | None) -> AnswerGenerator:
+        """The generator a request names (None: the configured one), made once per process."""
+        if name is None or name == self.generator.name:
+            return self.generator
+        with self._lock:
+            if name not in self._generators:
+                self._generators[name] = create_generator(self.settings.answer, self.settings.llm, self._encode,
+                                                          name=name)
+            return self._generators[name]
 
     @property
     def drug_names(self) -> DrugNames:
@@ -168,10 +184,16 @@ class AnswerPipeline:
         evidence, entities = gathered.evidence, gathered.entities
         qvec, candidates = evidence.query_vector, evidence.candidates
         t = time.perf_counter()
-        draft = self.generator.generate(evidence)
+        generator = self.generator_for(request.generator)
+        draft = generator.generate(evidence)
         timings["assembly"] = _ms(t)
 
         reason = self.abstainer.reason(draft.signals, unknown)
+        write = getattr(generator, "write", None)  # a writing generator (llm) works over the draft it answers
+        if write is not None and not reason:
+            t = time.perf_counter()
+            draft = write(evidence, draft)
+            timings["generation"] = _ms(t)
         t = time.perf_counter()
         checks: list[str] = []
         if not reason and self.settings.answer.entity_check:
@@ -189,7 +211,7 @@ class AnswerPipeline:
             question=request.question, resolved_question=resolved.text, audience=request.audience,
             disclaimer=DISCLAIMERS[request.audience],
             safety_notice=EMERGENCY_NOTICE if detect_emergency(request.question) else None,
-            index=self.coverage,
+            index=self.coverage, generator=draft.generator, generator_notice=draft.notice,
         )
         if reason:
             answer.abstained, answer.abstain_reason = True, reason
@@ -238,7 +260,8 @@ class AnswerPipeline:
         entities = question_entities(resolved.text, self.drug_names)
         evidence = Evidence(resolved.text, qvec, self.index.lexical.term_weights(search_text), candidates,
                             request.audience, prefer_types, self._section_chunks, tuple(entities.drugs),
-                            self.drug_names.find, request.question if resolved.is_followup else "")
+                            self.drug_names.find, request.question if resolved.is_followup else "",
+                            tuple(turn.question for turn in request.turns))
         return Gathered(resolved, unknown, search_text, hits, entities, evidence)
 
     def _has_chunk(self, chunk_id: str) -> bool:

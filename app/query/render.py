@@ -49,9 +49,14 @@ def citation_links(answer: Answer) -> Links:
             if (url := safe_url(ref.url))}
 
 
+#: Marks a statement the language model wrote (verified against its citations); explained once per answer.
+GENERATED_MARK = "†"
+
+
 def _statement(st: Statement, links: Links | None = None) -> str:
     grade = f" *({_inline(st.grade)})*" if st.grade else ""
-    return f"{_inline(st.text)} {_cites(st.citations, links)}{grade}"
+    mark = GENERATED_MARK if st.generated else ""
+    return f"{_inline(st.text)}{mark} {_cites(st.citations, links)}{grade}"
 
 
 def render_reference(ref: Reference) -> str:
@@ -102,7 +107,15 @@ def render_markdown(answer: Answer, *, link_citations: bool = False, related: bo
             out += [f"{ABSTENTION_COVERED_PREFIX} " + "; ".join(map(md_escape, answer.covered_topics)) + ".", ""]
     elif answer.bottom_line:
         grade = f" *({_inline(answer.bottom_line.grade)})*" if answer.bottom_line.grade else ""
-        out += [f"**{_inline(answer.bottom_line.text)}** {_cites(answer.bottom_line.citations, links)}{grade}", ""]
+        mark = GENERATED_MARK if answer.bottom_line.generated else ""
+        out += [f"**{_inline(answer.bottom_line.text)}**{mark} {_cites(answer.bottom_line.citations, links)}{grade}",
+                ""]
+    if not answer.abstained and answer.generator.startswith("llm"):
+        out += [f"> {GENERATED_MARK} Written by a language model ({_inline(answer.generator[4:])}) from the cited "
+                "passages; every such sentence was checked against the passage it cites (its numbers, drug names and "
+                "meaning).", ""]
+    elif answer.generator_notice:
+        out += [f"> ℹ️ {_inline(answer.generator_notice)}", ""]
     if answer.currency_notice:  # medcite's own wording (contracts.SUPERSEDED_NOTICE): its [n] are citations
         out += [f"> ⚠️ {answer.currency_notice}", ""]
     out += _review_lines(answer)

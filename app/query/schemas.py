@@ -57,6 +57,8 @@ class AnswerRequest(_Strict):
     top_k: int | None = Field(None, ge=1, le=50, description="Passages used for the answer (default from settings).")
     filters: Filters | None = Field(None, description="Metadata filters.")
     debug: bool = Field(False, description="Attach a retrieval trace.")
+    generator: Literal["extractive", "llm"] | None = Field(
+        None, description="Answer generator for this request (default: answer.generator): 'llm' needs llm.base_url.")
 
     _q = field_validator("question")(_clean_question)
 
@@ -104,6 +106,12 @@ class Statement(BaseModel):
     chunk_id: str = Field(description="Chunk the sentence comes from.")
     grade: str | None = Field(None, description="Evidence grade the source states for this sentence, e.g. "
                               "'USPSTF grade A', 'VA/DoD: strong for', 'Level of evidence C1 (PDQ)'.")
+    generated: bool = Field(False, description="Written by the language model (generator 'llm'), not a source "
+                            "sentence.")
+    verified: bool | None = Field(None, description="For generated text: every number and drug name is in the cited "
+                                  "passages and its support reaches llm.min_support (unverified text is never kept).")
+    support: float | None = Field(None, description="For generated text: cosine to the best sentence of the cited "
+                                  "passages.")
 
 
 class Section(BaseModel):
@@ -209,4 +217,8 @@ class Answer(BaseModel):
                                       "article of the review workflow.")
     index: IndexCoverage | None = Field(None, description="What served the answer; ``partial`` while the index is "
                                         "still being built (core.contracts.PARTIAL_INDEX_NOTICE is shown then).")
+    generator: str = Field("extractive", description="What wrote the statements: 'extractive' (source sentences) "
+                           "or 'llm:<model>' (verified model-written sentences).")
+    generator_notice: str | None = Field(None, description="Why an answer asked of the llm generator is extractive "
+                                         "(server down, timeout, malformed output, bottom line not verified).")
     trace: Trace | None = None

@@ -39,9 +39,10 @@ class RetrievalSettings(Section):
 
 
 class AnswerSettings(Section):
-    generator: Literal["extractive"] = Field(
+    generator: Literal["extractive", "llm"] = Field(
         "extractive", description="Answer generator (app.query.generator registry): 'extractive' states source "
-        "sentences, each cited."
+        "sentences, each cited; 'llm' has the OpenAI-compatible server of the llm section write the answer from the "
+        "retrieved passages and keeps only sentences verified against the passage they cite (extractive fallback)."
     )
     abstain_threshold: float = Field(
         0.42, description="Best sentence's dense similarity below which medcite abstains (calibrated on dev data "
@@ -75,6 +76,29 @@ class AnswerSettings(Section):
     )
 
 
+class LLMSettings(Section):
+    """An OpenAI-compatible chat server (llama.cpp ``llama-server``, vLLM, Ollama, a hosted model) for
+    ``answer.generator = 'llm'`` (or ``"generator": "llm"`` per request)."""
+
+    base_url: str | None = Field(
+        None, description="Base URL of the OpenAI-compatible API, e.g. 'http://127.0.0.1:8080/v1'; None = no LLM "
+        "(requests for the llm generator get the extractive answer with a notice).")
+    model: str = Field("default", description="Model name sent with each request (llama-server ignores it).")
+    api_key: str | None = Field(None, repr=False, description="Bearer key for the server, if it needs one.")
+    timeout_s: float = Field(60.0, gt=0, le=600, description="Seconds to wait for one completion before falling "
+                             "back to the extractive answer.")
+    max_tokens: int = Field(700, ge=32, le=8192, description="Most tokens the model may write per answer.")
+    temperature: float = Field(0.0, ge=0, le=2, description="Sampling temperature (0 = deterministic).")
+    max_passages: int = Field(6, ge=1, le=20, description="Retrieved passages given to the model, best first.")
+    passage_chars: int = Field(1200, ge=200, le=8000, description="Characters of each passage given to the model.")
+    min_support: float = Field(
+        0.6, ge=0, le=1, description="Cosine (sentence encoder) between a generated sentence and the best sentence "
+        "of the passages it cites at or above which it counts as supported (with every number and drug name in "
+        "it found in those passages).")
+    json_schema: bool = Field(True, description="Send response_format json_schema (llama-server, vLLM and OpenAI "
+                              "constrain the output to it); off for servers that refuse it.")
+
+
 class LimitSettings(Section):
     """Request limits the query side enforces (at most the schema caps in ``core.contracts``)."""
 
@@ -92,3 +116,4 @@ class QueryConfig(Protocol):
     retrieval: RetrievalSettings
     answer: AnswerSettings
     limits: LimitSettings
+    llm: LLMSettings

@@ -95,7 +95,7 @@ def to_answer_request(request: ChatCompletionRequest, max_turns: int = MAX_TURNS
     opts = request.medcite or ChatOptions()
     try:
         return AnswerRequest(question=last.text(), turns=turns[-max_turns:] if max_turns else [], audience=select_audience(request),
-                             top_k=opts.top_k, filters=opts.filters)
+                             top_k=opts.top_k, filters=opts.filters, generator=opts.generator)
     except ValidationError as exc:
         msg = str(exc.errors()[0].get("msg", "invalid")).removeprefix("Value error, ")
         raise ChatError(400, f"messages[{index}].content: {msg}", param=f"messages[{index}].content",

@@ -67,10 +67,14 @@ def test_extractive_generator_reports_the_signals_the_pipeline_traces(pipeline):
 
 def test_generator_registry():
     assert isinstance(create_generator(AnswerSettings()), ExtractiveGenerator)
-    assert set(GENERATORS) == {"extractive"}
-    bad = AnswerSettings().model_copy(update={"generator": "llm"})
-    with pytest.raises(ValueError, match="unknown answer generator 'llm'.*extractive"):
-        create_generator(bad)
+    assert set(GENERATORS) == {"extractive", "llm"}
+    with pytest.raises(ValueError, match="unknown answer generator 'poet'.*extractive"):
+        create_generator(AnswerSettings(), name="poet")
+    with pytest.raises(ValueError, match="needs the sentence encoder"):
+        create_generator(AnswerSettings(), name="llm")
+    from app.query.llm_generator import LLMGenerator
+
+    assert isinstance(create_generator(AnswerSettings(), encode=lambda texts: None, name="llm"), LLMGenerator)
 
 
 @pytest.mark.parametrize("signals,unknown,expected", [
