@@ -8,16 +8,17 @@ it writes is verified against the passages it cites before it is kept (issue 20)
    and returns JSON (:mod:`app.query.llm_client`): a bottom line and sections, each sentence with passage numbers.
 3. :func:`verify` checks each sentence: it cites only passages it was given; every number and every drug name in it
    occurs in those passages; and its cosine to the best sentence of those passages (both encoded by the shipped
-   sentence encoder, without the title prefix the index uses) reaches ``llm.min_support``. A sentence that is on topic but fails a number or
-   drug check is replaced by that best source sentence; one below the support threshold is dropped.
+   sentence encoder, without the title prefix the index uses) reaches ``llm.min_support``. A sentence that is on
+   topic but fails a number or drug check is replaced by that best source sentence; one below the support
+   threshold is dropped.
 4. If the bottom line does not verify, or the server is down, slow, refuses or writes garbage, the answer is the
    extractive draft with a notice saying why -- never a 500.
 
 Statements keep medcite's contract: each cites numbered references built from the passages it rests on, and the
 JSON says per statement ``generated``, ``verified`` and ``support``.
 
->>> numbers_in("Give 15 mg/kg every 8 hours, max 1.5 g.")
-{'1.5', '15', '8'}
+>>> sorted(numbers_in("Give 15 mg/kg every 8 hours, max 1,5 g."))
+['1.5', '15', '8']
 """
 
 from __future__ import annotations
