@@ -30,13 +30,14 @@ ANSWER_SCHEMA: dict[str, Any] = {
         "bottom_line": {"$ref": "#/$defs/statement"},
         "sections": {"type": "array", "maxItems": 5, "items": {
             "type": "object",
-            "properties": {"heading": {"type": "string"},
+            "properties": {"heading": {"type": "string", "maxLength": 60},
                            "statements": {"type": "array", "maxItems": 6, "items": {"$ref": "#/$defs/statement"}}},
             "required": ["heading", "statements"]}},
     },
     "required": ["bottom_line", "sections"],
     "$defs": {"statement": {"type": "object", "properties": {
-        "text": {"type": "string"}, "cites": {"type": "array", "items": {"type": "integer"}, "minItems": 1}},
+        "text": {"type": "string", "maxLength": 300},  # bounded: a small model cannot loop inside one string
+        "cites": {"type": "array", "items": {"type": "integer"}, "minItems": 1, "maxItems": 4}},
         "required": ["text", "cites"]}},
 }
 SYSTEM_PROMPT = (
