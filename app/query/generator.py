@@ -66,6 +66,7 @@ class Draft:
     signals: EvidenceSignals = field(default_factory=lambda: EvidenceSignals(0, 0.0, 0.0))
     generator: str = "extractive"  # what wrote the statements ('llm:<model>' for verified model-written ones)
     notice: str | None = None  # why a requested generator was not used (its fallback)
+    tally: dict[str, int] = field(default_factory=dict)  # llm: sentences written / verified / replaced / dropped
 
 
 class AnswerGenerator(Protocol):

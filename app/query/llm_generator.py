@@ -147,8 +147,13 @@ class LLMGenerator:
         passage_vectors = [rest[bounds[i]:bounds[i + 1]] for i in range(len(passages))]
         checks = [verify(w, passages, v, self.llm.min_support, evidence.find_drugs, passage_vectors)
                   for w, v in zip(sentences, vectors)]
+        tally = {"written": len(checks), "verified": sum(c.kept and c.generated for c in checks),
+                 "replaced": sum(c.kept and not c.generated for c in checks),
+                 "dropped": sum(not c.kept for c in checks)}
         if not checks[0].kept or not checks[0].generated:
-            return _fallback(draft, f"the model's bottom line did not verify ({checks[0].problem})")
+            out = _fallback(draft, f"the model's bottom line did not verify ({checks[0].problem})")
+            out.tally = tally
+            return out
         numbering = Numbering(self.settings.max_sentence_chars, self.settings.stale_after_years)
         bottom = self._statement(numbering, checks[0])
         sections, i, seen = [], 1, {bottom.text}
@@ -162,7 +167,7 @@ class LLMGenerator:
             if statements:
                 sections.append(Section(heading=heading, statements=statements))
         out = Draft(bottom, sections, numbering.references(), draft.covered_topics, draft.signals)
-        out.generator = self.label
+        out.generator, out.tally = self.label, tally
         return out
 
     @staticmethod

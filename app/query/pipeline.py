@@ -237,7 +237,7 @@ class AnswerPipeline:
                                retriever=h.retriever, sources=h.sources) for i, h in enumerate(hits, start=1)],
                 timings_ms=_rounded(timings), evidence_score=round(draft.signals.support, 4),
                 coverage=round(draft.signals.coverage, 4), unknown_names=unknown,
-                entity_checks=checks,
+                entity_checks=checks, generation=draft.tally,
             )
         return answer
 

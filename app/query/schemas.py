@@ -161,6 +161,8 @@ class Trace(BaseModel):
     unknown_names: list[str] = Field(default_factory=list, description="Question words the index never mentions.")
     entity_checks: list[str] = Field(default_factory=list, description="What the consistency check compared and "
                                      "changed (app.query.consistency).")
+    generation: dict[str, int] = Field(default_factory=dict, description="llm generator: sentences the model wrote, "
+                                       "and how many were verified, replaced by their source sentence or dropped.")
 
 
 class ReviewInfo(BaseModel):

@@ -60,8 +60,11 @@ def test_kept_sentences_are_verified_and_invented_ones_never_shown(pipeline):
         return completion(json.dumps(body))
 
     llm, seen = with_llm(pipeline, handler)
-    answer = llm.answer(AnswerRequest(question=QUESTION, generator="llm"))
+    answer = llm.answer(AnswerRequest(question=QUESTION, generator="llm", debug=True))
     assert len(seen) == 1 and json.loads(seen[0].content)["response_format"]["type"] == "json_schema"
+    tally = answer.trace.generation
+    assert tally["written"] == 5 and tally["dropped"] >= 2 and tally["verified"] >= 2  # zorbamycin, passage [9]
+    assert tally["verified"] + tally["replaced"] + tally["dropped"] == 5
     assert answer.generator == "llm:test-model" and answer.generator_notice is None and not answer.abstained
     bottom = answer.bottom_line
     assert bottom.generated and bottom.verified and bottom.support >= LLM.min_support
