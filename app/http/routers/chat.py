@@ -19,6 +19,12 @@ Chat front-ends (Open WebUI, LibreChat, the ``openai`` package) talk to medcite 
   rides along in the extra top-level field ``medcite`` of the completion (of the last chunk when streaming).
 * Streaming sends server-sent events: a first chunk with the role, the Markdown line by line, a last chunk with
   ``finish_reason: "stop"``, an optional usage chunk (``stream_options.include_usage``), then ``data: [DONE]``.
+  With the llm generator (``{"medcite": {"generator": "llm"}}`` or ``answer.generator = 'llm'``) a stream shows the
+  extractive answer at once, then -- after a divider -- the model-written answer once it has been verified (or the
+  reason it was not used); the last chunk's ``medcite`` is the answer shown last. Non-streamed replies are the
+  llm answer alone (extractive with a notice when it fails). Why this and not token streaming: a sentence can only
+  be shown after it is verified, and a small CPU model takes seconds per answer, so the reader gets the cited
+  extractive answer without waiting and never sees unverified text.
 * ``usage`` counts approximate tokens as whitespace-separated words (medcite generates no tokens; the counts
   exist for front-ends that display them). ``max_tokens`` and sampling parameters are accepted and ignored:
   an answer is never cut, so its citations and disclaimer always arrive.
@@ -180,7 +186,7 @@ def _chunks(reply: _Reply, cid: str, created: int, include_usage: bool) -> Itera
     yield "data: [DONE]\n\n"
 
 
-def _respond(request: Request, body: ChatCompletionRequest) -> _Reply:
+def _respond(request: Request, body: ChatCompletionRequest, generator: str | None = None) -> _Reply:
     if body.model not in MODELS:
         raise ChatError(404, f"The model '{body.model}' does not exist; available: {', '.join(MODELS)}",
                         param="model", code="model_not_found")
@@ -202,6 +208,8 @@ def _respond(request: Request, body: ChatCompletionRequest) -> _Reply:
         return _Reply(model=body.model, content=content, prompt_tokens=prompt_tokens)
     limits = getattr(getattr(pipeline, "settings", None), "limits", None)
     answer_request = to_answer_request(body, limits.max_turns if limits is not None else MAX_TURNS)
+    if generator is not None:
+        answer_request = answer_request.model_copy(update={"generator": generator})
     if pipeline is None:
         state = request.app.state.medcite
         raise ChatError(503, state.error or "medcite is still loading its index and model; retry in a few seconds",
@@ -260,13 +268,57 @@ router = APIRouter(route_class=OpenAIRoute, tags=["chat"])
 @router.post("/v1/chat/completions", summary="OpenAI-compatible chat completion (plain or streamed)",
              response_description="A chat.completion object, or chat.completion.chunk server-sent events.")
 def chat_completions(body: ChatCompletionRequest, request: Request):
-    reply = _respond(request, body)
     cid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
+    include_usage = bool(body.stream_options and body.stream_options.include_usage)
+    if body.stream and _writes(request, body):
+        first = _respond(request, body, generator="extractive")  # ready in milliseconds
+        return StreamingResponse(_written_chunks(request, body, first, cid, created, include_usage),
+                                 media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    reply = _respond(request, body)
     if not body.stream:
         return JSONResponse(_completion(reply, cid, created))
-    include_usage = bool(body.stream_options and body.stream_options.include_usage)
     return StreamingResponse(_chunks(reply, cid, created, include_usage), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+def _writes(request: Request, body: ChatCompletionRequest) -> bool:
+    """Whether this message asks for the llm generator (its extension field, else the server's setting)."""
+    asked = body.medcite.generator if body.medcite else None
+    return (asked or request.app.state.medcite.settings.answer.generator) == "llm"
+
+
+#: Put between the extractive answer and the model-written one that follows it in a stream.
+WRITTEN_DIVIDER = "\n\n---\n\n**The same sources, written by a language model (every sentence verified):**\n\n"
+
+
+def _written_chunks(request: Request, body: ChatCompletionRequest, first: _Reply, cid: str, created: int,
+                    include_usage: bool) -> Iterator[str]:
+    """Streaming with the llm generator: the extractive answer at once, then -- when the model's answer verifies --
+    that answer after a divider, else the reason it was not used. The final frame carries the answer shown last."""
+    frames = list(_chunks(first, cid, created, include_usage=False))
+    yield from frames[:-2]  # role and content; the finish frame comes after the written answer
+    final = first
+    served = first.answer is not None and first.answer.review is not None and first.answer.review.served_from_article
+    if first.answer is not None and not first.answer.abstained and not served:  # an approved article is the answer
+        try:
+            written = _respond(request, body, generator="llm")
+        except ChatError:
+            written = None
+        answer = written.answer if written is not None else None
+        if answer is not None and answer.generator.startswith("llm"):
+            final = written
+            text = WRITTEN_DIVIDER + written.content
+        else:
+            notice = answer.generator_notice if answer is not None else "the language model could not be asked"
+            text = f"\n\n> ℹ️ {notice}\n"
+        base = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": first.model}
+        for line in text.splitlines(keepends=True):
+            body_ = {**base, "choices": [{"index": 0, "delta": {"content": line}, "finish_reason": None,
+                                          "logprobs": None}]}
+            yield f"data: {json.dumps(body_, ensure_ascii=False)}\n\n"
+    tail = list(_chunks(final, cid, created, include_usage))
+    yield from tail[-(3 if include_usage else 2):]  # finish (with the structured answer), usage, [DONE]
 
 
 @router.get("/v1/models", response_model=ModelList, summary="Models: medcite (clinicians), medcite-patient")
