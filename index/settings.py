@@ -50,9 +50,13 @@ class IndexSettings(Section):
     faiss_factory: str = Field(
         "Flat", description="faiss.index_factory string (inner product), e.g. 'Flat', 'HNSW32', 'IVF256,PQ32'."
     )
-    vector_backend: Literal["faiss", "memory"] = Field(
-        "faiss", description="Vector store backend (index.vectors registry): FAISS, or 'memory' (numpy, for tests)."
+    vector_backend: Literal["faiss", "memory", "milvus"] = Field(
+        "faiss", description="Vector store backend (index.vectors registry): FAISS, 'memory' (numpy, for tests) or "
+        "'milvus' (Milvus Lite or a Milvus server at milvus_uri; pip install 'medcite[milvus]')."
     )
+    milvus_uri: str | None = Field(
+        None, description="Milvus for vector_backend='milvus': a local '.db' file (Milvus Lite, embedded) or a server "
+        "URI such as 'http://milvus:19530'; None = a Lite file of its own per store in the temp directory (tests).")
     lexical_backend: Literal["bm25s", "memory"] = Field(
         "bm25s", description="Lexical index backend (index.lexical): bm25s, or 'memory' (pure Python, for tests)."
     )

@@ -8,8 +8,8 @@ no-op. Ties go to the id added first. Each backend owns its files: ``save(direct
 server-side store (Qdrant, OpenSearch, pgvector) implements the same methods and saves only its connection
 details.
 
-Backends: ``faiss`` (:mod:`index.faiss_store`, the default) and ``memory`` (:mod:`index.memory`, numpy, exact;
-for tests and small corpora).
+Backends: ``faiss`` (:mod:`index.faiss_store`, the default), ``memory`` (:mod:`index.memory`, numpy, exact;
+for tests and small corpora) and ``milvus`` (:mod:`index.milvus_store`, Milvus Lite or a Milvus server).
 
 >>> import numpy as np
 >>> from index.settings import IndexSettings
@@ -144,7 +144,12 @@ def _backends() -> dict[str, Callable[[], type[VectorStore]]]:
 
         return MemoryVectorStore
 
-    return {"faiss": faiss_store, "memory": memory_store}
+    def milvus_store() -> type[VectorStore]:
+        from index.milvus_store import MilvusVectorStore
+
+        return MilvusVectorStore
+
+    return {"faiss": faiss_store, "memory": memory_store, "milvus": milvus_store}
 
 
 def _backend(name: str) -> type[VectorStore]:
