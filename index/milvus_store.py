@@ -42,7 +42,7 @@ def _in(ids: Sequence[str]) -> str:
 
 
 class MilvusVectorStore(VectorStore):
-    """Unit vectors by id in one Milvus collection (inner product, exact FLAT index)."""
+    """Unit vectors by id in one Milvus collection (inner product; ``index.milvus_index``, exact FLAT by default)."""
 
     backend = "milvus"
 
@@ -69,9 +69,15 @@ class MilvusVectorStore(VectorStore):
         uri = settings.milvus_uri or str(Path(tempfile.mkdtemp(prefix="medcite-milvus-")) / "milvus.db")
         collection = f"medcite_{secrets.token_hex(6)}"
         client = _client(uri)
-        client.create_collection(collection, dimension=dimension, metric_type="IP", id_type="string",
-                                 max_length=512, primary_field_name="id", vector_field_name="vector",
-                                 auto_id=False, enable_dynamic_field=True, consistency_level="Strong")
+        from pymilvus import DataType, MilvusClient
+
+        schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+        schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=512)
+        schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dimension)
+        schema.add_field("seq", DataType.INT64)
+        index = client.prepare_index_params()
+        index.add_index(field_name="vector", index_type=settings.milvus_index, metric_type="IP")
+        client.create_collection(collection, schema=schema, index_params=index, consistency_level="Strong")
         return cls(uri, collection, dimension, client)
 
     @classmethod

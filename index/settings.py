@@ -57,6 +57,8 @@ class IndexSettings(Section):
     milvus_uri: str | None = Field(
         None, description="Milvus for vector_backend='milvus': a local '.db' file (Milvus Lite, embedded) or a server "
         "URI such as 'http://milvus:19530'; None = a Lite file of its own per store in the temp directory (tests).")
+    milvus_index: str = Field("FLAT", description="Milvus index type of the vector field: 'FLAT' (exact, like "
+                              "FAISS Flat), or e.g. 'HNSW' / 'IVF_FLAT' on a Milvus server for millions of passages.")
     lexical_backend: Literal["bm25s", "memory"] = Field(
         "bm25s", description="Lexical index backend (index.lexical): bm25s, or 'memory' (pure Python, for tests)."
     )
