@@ -52,6 +52,7 @@ class FaissVectorStore(VectorStore):
         self.fallback_reason = fallback_reason
         self._ids: list[str | None] = list(ids)
         self._labels = {chunk: label for label, chunk in enumerate(self._ids) if chunk is not None}
+        self._mapped = False  # set by load(): the index is memory-mapped read-only
         if len(self._ids) != int(index.ntotal):
             raise ValueError(f"{len(self._ids)} ids for {int(index.ntotal)} FAISS vectors")
 
@@ -85,9 +86,11 @@ class FaissVectorStore(VectorStore):
     def load(cls, settings: IndexSettings, directory: Path) -> FaissVectorStore:
         faiss.omp_set_num_threads(settings.faiss_threads)
         meta = read_meta(directory)
-        index = faiss.read_index(str(directory / INDEX_FILE))
+        index, mapped = _read(directory / INDEX_FILE, settings.mmap_vectors)
         ids = json.loads((directory / IDS_FILE).read_text(encoding="utf-8"))
-        return cls(index, meta["requested_factory"], meta["factory"], meta.get("fallback_reason", ""), ids)
+        store = cls(index, meta["requested_factory"], meta["factory"], meta.get("fallback_reason", ""), ids)
+        store._mapped = mapped
+        return store
 
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
@@ -101,6 +104,8 @@ class FaissVectorStore(VectorStore):
         new_ids = checked_ids(ids, len(matrix))
         if len(matrix) == 0:
             return
+        if self._mapped:  # a memory-mapped (read-only) index: copy it into memory first
+            self.index, self._mapped = faiss.deserialize_index(faiss.serialize_index(self.index)), False
         if not self.index.is_trained:
             self._train(matrix)
         self.delete(new_ids)
@@ -211,3 +216,15 @@ def _tune(index: faiss.Index) -> None:
         ivf.nprobe = min(ivf.nlist, DEFAULT_NPROBE)
     if hasattr(index, "hnsw"):
         index.hnsw.efSearch = max(index.hnsw.efSearch, DEFAULT_EF_SEARCH)
+
+
+def _read(path: Path, mmap: bool) -> tuple[faiss.Index, bool]:
+    """The index at ``path``: memory-mapped read-only when ``mmap`` (the vectors stay in the page cache, shared by
+    every worker and by the next index version's load, and are not copied into each process), else read into
+    memory; (index, whether it is mapped). Index types FAISS cannot map are read into memory."""
+    if mmap:
+        try:
+            return faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY), True
+        except RuntimeError as exc:
+            log.info("%s cannot be memory-mapped (%s); reading it into memory", path, str(exc).strip()[-120:])
+    return faiss.read_index(str(path)), False

@@ -63,6 +63,9 @@ class IndexSettings(Section):
         "bm25s", description="Lexical index backend (index.lexical): bm25s, or 'memory' (pure Python, for tests)."
     )
     faiss_threads: int = Field(1, ge=1, description="OpenMP threads for FAISS search (1 avoids torch contention).")
+    mmap_vectors: bool = Field(True, description="Memory-map the FAISS index read-only when serving (its vectors "
+                               "stay in the shared page cache instead of being copied into every process and "
+                               "every index version loaded); off = read it into memory.")
     bm25_k1: float = Field(1.5, gt=0, description="BM25 term-frequency saturation.")
     bm25_b: float = Field(0.75, ge=0, le=1, description="BM25 length normalisation.")
     chunk_vectors: Literal["sentence-mean", "full"] = Field(

@@ -133,6 +133,22 @@ def test_save_load_round_trip_keeps_ids_and_deletes(tmp_path, unit_vectors, back
     np.testing.assert_allclose([s for h in before for _, s in h], [s for h in after for _, s in h])
 
 
+@pytest.mark.parametrize("factory", ["Flat", "HNSW32"])
+def test_a_loaded_faiss_index_is_memory_mapped_and_still_takes_adds(tmp_path, unit_vectors, factory):
+    """Issue 19 item 3: serving maps the index file read-only instead of copying it into every process."""
+    data, queries = unit_vectors(60), unit_vectors(3, seed=4)
+    store = store_with("faiss", data, factory)
+    store.save(tmp_path / "vectors")
+    mapped = load_vector_store(IndexSettings(), tmp_path / "vectors")
+    copied = load_vector_store(IndexSettings(mmap_vectors=False), tmp_path / "vectors")
+    assert mapped._mapped and not copied._mapped
+    assert found(mapped.search(queries, k=5)) == found(copied.search(queries, k=5)) == found(store.search(queries, k=5))
+    extra = unit_vectors(1, seed=11)
+    mapped.add(["new#0"], extra)  # copied into memory first: the file on disk is never written
+    assert not mapped._mapped and mapped.search(extra, k=1)[0][0][0] == "new#0" and len(mapped) == 61
+    assert len(load_vector_store(IndexSettings(), tmp_path / "vectors")) == 60
+
+
 def test_ivf_trains_on_first_add(unit_vectors):
     data = unit_vectors(500)
     store = store_with("faiss", data, "IVF4,Flat")
