@@ -2,8 +2,12 @@
 exact search, for FAISS (flat and approximate factories) and Milvus (Lite here; a server by --milvus-uri), on
 synthetic 384-d unit vectors with the clustered shape of sentence embeddings.
 
-    python scripts/vector_scale_bench.py --sizes 65966,250000 --out var/bench/vector-scale.json
-    python scripts/vector_scale_bench.py --sizes 1000000 --factories Flat,HNSW32 --no-milvus
+    python scripts/vector_scale_bench.py --real var/index/default/<version>/vectors.npy --sizes 250000 \
+        --out var/bench/vector-scale.json
+    python scripts/vector_scale_bench.py --sizes 1000000 --factories "Flat;HNSW32" --no-milvus
+
+``--real`` adds a row per backend on the index's own chunk vectors (queries: 200 of them, perturbed, so the
+nearest neighbours are not the query itself). Factories are separated by ``;`` (a factory string holds commas).
 
 Each (backend, size) runs in a child process so its peak RSS (``ru_maxrss``) is its own. Prints one JSON object.
 """
@@ -46,13 +50,22 @@ def exact_top(data: np.ndarray, queries: np.ndarray) -> np.ndarray:
     return top
 
 
-def run_one(backend: str, n: int, factory: str, milvus_uri: str | None) -> dict:
+def real_vectors(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    data = np.ascontiguousarray(np.load(path, mmap_mode="r"), dtype=np.float32)
+    rng = np.random.default_rng(3)
+    queries = data[rng.choice(len(data), QUERIES, replace=False)] + 0.05 * rng.standard_normal((QUERIES, data.shape[1]))
+    queries = (queries / np.linalg.norm(queries, axis=1, keepdims=True)).astype(np.float32)
+    return data, queries
+
+
+def run_one(backend: str, n: int, factory: str, milvus_uri: str | None, real: Path | None = None) -> dict:
     """One measurement, in this process (the parent starts one child per case)."""
     sys.path.insert(0, str(REPO))
     from index.settings import IndexSettings
     from index.vectors import create_vector_store
 
-    data, queries = vectors(n, 1), vectors(QUERIES, 2)
+    data, queries = real_vectors(real) if real else (vectors(n, 1), vectors(QUERIES, 2))
+    n = len(data)
     truth = exact_top(data, queries)
     ids = [str(i) for i in range(n)]
     work = Path(tempfile.mkdtemp(prefix="medcite-scale-"))
@@ -74,7 +87,8 @@ def run_one(backend: str, n: int, factory: str, milvus_uri: str | None) -> dict:
     recall = float(np.mean([len(set(f) & set(t.tolist())) / K for f, t in zip(found, truth)]))
     disk = sum(p.stat().st_size for p in work.rglob("*") if p.is_file())
     shutil.rmtree(work, ignore_errors=True)
-    return {"backend": backend if backend != "faiss" else f"faiss {factory}", "n": n, "build_s": round(build_s, 1),
+    return {"backend": backend if backend != "faiss" else f"faiss {factory}", "n": n,
+            "data": "real chunk vectors" if real else "synthetic", "build_s": round(build_s, 1),
             "search_p50_ms": round(float(np.percentile(latencies, 50)), 2),
             "search_p95_ms": round(float(np.percentile(latencies, 95)), 2), "recall_at_10": round(recall, 4),
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 0),
@@ -84,20 +98,25 @@ def run_one(backend: str, n: int, factory: str, milvus_uri: str | None) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python scripts/vector_scale_bench.py", description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="65966,250000")
-    parser.add_argument("--factories", default="Flat,HNSW32,IVF1024,PQ48")
+    parser.add_argument("--factories", default="Flat;HNSW32;IVF1024,PQ48")
+    parser.add_argument("--real", type=Path, help="the index's chunk vectors (vectors.npy) for a real-data row")
     parser.add_argument("--no-milvus", action="store_true")
     parser.add_argument("--milvus-uri", help="a Milvus server (default: Milvus Lite in a temp file)")
     parser.add_argument("--one", nargs=3, metavar=("BACKEND", "N", "FACTORY"), help=argparse.SUPPRESS)
+    parser.add_argument("--one-real", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
     if args.one:
-        print(json.dumps(run_one(args.one[0], int(args.one[1]), args.one[2], args.milvus_uri)))
+        print(json.dumps(run_one(args.one[0], int(args.one[1]), args.one[2], args.milvus_uri, args.one_real)))
         return 0
-    cases = [("faiss", f) for f in args.factories.split(",")] + ([] if args.no_milvus else [("milvus", "Flat")])
+    cases = [("faiss", f) for f in args.factories.split(";")] + ([] if args.no_milvus else [("milvus", "Flat")])
     rows = []
-    for n in (int(s) for s in args.sizes.split(",")):
+    sizes: list[int | Path] = ([args.real] if args.real else []) + [int(s) for s in args.sizes.split(",") if s]
+    for n in sizes:
         for backend, factory in cases:
-            cmd = [sys.executable, __file__, "--one", backend, str(n), factory]
+            cmd = [sys.executable, __file__, "--one", backend, "0" if isinstance(n, Path) else str(n), factory]
+            if isinstance(n, Path):
+                cmd += ["--one-real", str(n)]
             if args.milvus_uri:
                 cmd += ["--milvus-uri", args.milvus_uri]
             done = subprocess.run(cmd, capture_output=True, text=True, timeout=3600)
