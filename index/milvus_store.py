@@ -6,7 +6,8 @@ Select it with ``MEDCITE_INDEX__VECTOR_BACKEND=milvus`` and ``MEDCITE_INDEX__MIL
 Lite; unset = a Lite file of its own per store, under the system temp directory -- tests). Each new store is a new
 collection ``medcite_<random>``; :meth:`save` flushes it and records only the URI and collection name in the
 version directory's ``vector_store.json``, so index versions and the atomic ``CURRENT`` swap keep their meaning:
-every version points at its own collection. Ties go to the id added first (a ``seq`` field kept per id).
+every version points at its own collection, and pruning an old version drops its collection
+(:func:`index.vectors.discard_vector_store`). Ties go to the id added first (a ``seq`` field kept per id).
 
 Needs ``pip install 'medcite[milvus]'`` (pymilvus + milvus-lite); without it the factory's ImportError says so.
 """
@@ -136,3 +137,11 @@ class MilvusVectorStore(VectorStore):
     def drop(self) -> None:
         """Delete the collection (an index version that is gone no longer needs it)."""
         self._client.drop_collection(self.collection)
+
+    @classmethod
+    def discard(cls, settings: IndexSettings, directory: Path) -> None:
+        """Drop the collection of the store saved in ``directory`` (called before an old version is deleted)."""
+        meta = read_meta(directory)
+        client = _client(meta["uri"])
+        if client.has_collection(meta["collection"]):
+            client.drop_collection(meta["collection"])

@@ -41,7 +41,7 @@ from index.lexical import LexicalIndex, TokenizerVersionError, build_lexical_ind
 from index.manifest import Manifest
 from index.settings import IndexSettings
 from index.store import ChunkStore
-from index.vectors import VectorStore, create_vector_store, load_vector_store
+from index.vectors import VectorStore, create_vector_store, discard_vector_store, load_vector_store
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +132,7 @@ def write_index(
     root.mkdir(parents=True, exist_ok=True)
     tmp = root / f"{TMP_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
     tmp.mkdir()
+    vector_store: VectorStore | None = None
     try:
         (tmp / OWNER_FILE).write_text(f"{os.getpid()} {socket.gethostname()}\n", encoding="utf-8")
         vector_store = create_vector_store(settings, manifest.model.dimension)
@@ -156,16 +157,22 @@ def write_index(
         with _locked(root):
             previous = _current_or_none(root)
             if previous:  # versions orphaned by builds killed between rename and prune: bounded, not piling up
-                _prune(root, previous, settings.keep_versions)
+                _prune(root, previous, settings.keep_versions, settings)
             version = root / f"v-{datetime.now(timezone.utc):%Y%m%dT%H%M%S%f}-{secrets.token_hex(2)}"
             os.rename(tmp, version)
             _fsync(root)
             _replace_current(root, version.name)
             try:
-                _prune(root, version.name, settings.keep_versions)
+                _prune(root, version.name, settings.keep_versions, settings)
             except OSError as exc:  # the new version is already current; pruning again next build is fine
                 log.warning("could not prune old index versions in %s: %s", root, exc)
     except BaseException:
+        drop = getattr(vector_store, "drop", None)  # a failed build leaves no server-side collection behind
+        if drop is not None:
+            try:
+                drop()
+            except Exception as exc:  # noqa: BLE001 -- the build's own error is the one to report
+                log.warning("could not drop the vector collection of a failed build: %s", exc)
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     cleanup_stale(root)
@@ -354,13 +361,15 @@ def _replace_current(root: Path, name: str) -> None:
     _fsync(root)
 
 
-def _prune(root: Path, current: str, keep: int) -> list[Path]:
-    """Delete versions other than ``current`` beyond the ``keep`` newest; each is renamed away first."""
+def _prune(root: Path, current: str, keep: int, settings: IndexSettings | None = None) -> list[Path]:
+    """Delete versions other than ``current`` beyond the ``keep`` newest; each is renamed away first (a server-side
+    vector collection of the version is dropped with it)."""
     others = sorted((p for p in root.iterdir() if VERSION_RE.match(p.name) and p.name != current), reverse=True)
     pruned = []
     for old in others[keep:]:
         trash = root / f"{TMP_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
         os.rename(old, trash)
+        discard_vector_store(settings or IndexSettings(), trash / VECTORS_DIR)
         shutil.rmtree(trash, ignore_errors=True)
         pruned.append(old)
     return pruned

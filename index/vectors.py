@@ -24,6 +24,7 @@ for tests and small corpora) and ``milvus`` (:mod:`index.milvus_store`, Milvus L
 from __future__ import annotations
 
 import json
+import logging
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Callable, Collection, Iterable, Sequence
@@ -35,6 +36,7 @@ from index.settings import IndexSettings
 #: One query's hits: ``(id, score)`` pairs, best first.
 Matches = list[tuple[str, float]]
 META_FILE = "vector_store.json"
+log = logging.getLogger(__name__)
 
 
 class VectorStore(ABC):
@@ -162,6 +164,21 @@ def _backend(name: str) -> type[VectorStore]:
 def create_vector_store(settings: IndexSettings, dimension: int) -> VectorStore:
     """A new empty store of the backend named by ``settings.vector_backend``."""
     return _backend(settings.vector_backend).create(settings, dimension)
+
+
+def discard_vector_store(settings: IndexSettings, directory: Path) -> None:
+    """Release what a saved store keeps outside ``directory`` (a server-side collection) before the directory is
+    deleted; a no-op for file backends. Failures are logged, never raised (pruning must go on)."""
+    name = read_meta(directory).get("backend")
+    if name is None:
+        return
+    try:
+        backend = _backend(name)
+        discard = getattr(backend, "discard", None)
+        if discard is not None:
+            discard(settings, directory)
+    except Exception as exc:  # noqa: BLE001 -- a dead server must not stop a build
+        log.warning("could not release the %s store of %s: %s", name, directory, exc)
 
 
 def load_vector_store(settings: IndexSettings, directory: Path) -> VectorStore:
