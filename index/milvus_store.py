@@ -113,18 +113,22 @@ class MilvusVectorStore(VectorStore):
         matrix = as_matrix(queries, self._dimension, "queries")
         if not self._seq or (allowed is not None and not allowed):
             return [[] for _ in range(len(matrix))]
-        where = ""
+        filters = [""]
         if allowed is not None:
             known = [i for i in allowed if i in self._seq]
             if not known:
                 return [[] for _ in range(len(matrix))]
-            where = _in(known)
+            # a bounded expression per batch of ids; the batches' hits are merged below
+            filters = [_in(known[start:start + _BATCH]) for start in range(0, len(known), _BATCH)]
         limit = min(k + 8, len(self._seq))  # a few extra so that ties can be ordered by insertion
-        hits = self._client.search(self.collection, data=matrix.tolist(), limit=limit, filter=where,
-                                   output_fields=["id"], search_params={"metric_type": "IP"})
+        merged: list[list[tuple[str, float]]] = [[] for _ in range(len(matrix))]
+        for where in filters:
+            hits = self._client.search(self.collection, data=matrix.tolist(), limit=limit, filter=where,
+                                       output_fields=["id"], search_params={"metric_type": "IP"})
+            for q, row in enumerate(hits):
+                merged[q].extend((h["id"], float(h["distance"])) for h in row)
         out = []
-        for row in hits:
-            pairs = [(h["id"], float(h["distance"])) for h in row]
+        for pairs in merged:
             pairs.sort(key=lambda p: (-round(p[1], 6), self._seq.get(p[0], 0)))
             out.append(pairs[:k])
         return out

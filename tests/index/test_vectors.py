@@ -174,3 +174,15 @@ def test_unknown_backend_and_bad_factory():
     with pytest.raises(ValueError, match="invalid faiss_factory 'NotAnIndex'"):
         create_vector_store(IndexSettings(faiss_factory="NotAnIndex"), dimension=8)
     assert isinstance(create_vector_store(IndexSettings(vector_backend="memory"), 4), MemoryVectorStore)
+
+
+@pytest.mark.skipif("milvus" not in BACKENDS, reason="pip install '.[milvus]'")
+def test_milvus_filters_by_more_ids_than_one_expression_holds(unit_vectors, monkeypatch):
+    from index import milvus_store
+
+    monkeypatch.setattr(milvus_store, "_BATCH", 7)  # 40 allowed ids -> 6 bounded expressions, merged
+    data, queries = unit_vectors(120), unit_vectors(3, seed=5)
+    store = store_with("milvus", data)
+    rows = np.arange(0, 120, 3)
+    allowed = {ids_of(120)[r] for r in rows}
+    assert found(store.search(queries, k=5, allowed=allowed)) == brute_force(data, queries, 5, rows)
