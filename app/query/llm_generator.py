@@ -57,8 +57,7 @@ class Check:
 
 
 def verify(written: Written, passages: Sequence[Candidate], vector: np.ndarray, min_support: float,
-           find_drugs: Callable[[str], list[str]] | None = None,
-           passage_vectors: Sequence[np.ndarray] | None = None) -> Check:
+           passage_vectors: Sequence[np.ndarray], find_drugs: Callable[[str], list[str]] | None = None) -> Check:
     """Whether ``written`` (its embedding: ``vector``) is supported by the passages it cites; ``passage_vectors[i]``
     are the embeddings of ``passages[i]``'s sentences, encoded like ``vector`` (no title prefix: a shared title
     would make any sentence look supported)."""
@@ -68,7 +67,7 @@ def verify(written: Written, passages: Sequence[Candidate], vector: np.ndarray, 
     cited = [passages[c - 1] for c in numbers]
     best, best_text = -1.0, ""
     for n, cand in zip(numbers, cited):
-        matrix = passage_vectors[n - 1] if passage_vectors is not None else cand.sentence_vectors
+        matrix = passage_vectors[n - 1]
         if len(matrix):
             sims = matrix @ vector
             i = int(np.argmax(sims))
@@ -145,7 +144,7 @@ class LLMGenerator:
         vectors, rest = encoded[: len(sentences)], encoded[len(sentences):]
         bounds = np.cumsum([0, *sizes])
         passage_vectors = [rest[bounds[i]:bounds[i + 1]] for i in range(len(passages))]
-        checks = [verify(w, passages, v, self.llm.min_support, evidence.find_drugs, passage_vectors)
+        checks = [verify(w, passages, v, self.llm.min_support, passage_vectors, evidence.find_drugs)
                   for w, v in zip(sentences, vectors)]
         tally = {"written": len(checks), "verified": sum(c.kept and c.generated for c in checks),
                  "replaced": sum(c.kept and not c.generated for c in checks),

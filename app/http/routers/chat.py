@@ -167,23 +167,36 @@ def _completion(reply: _Reply, cid: str, created: int) -> dict[str, Any]:
     return body
 
 
-def _chunks(reply: _Reply, cid: str, created: int, include_usage: bool) -> Iterator[str]:
-    """SSE frames: role, the content line by line, finish (with the structured answer), usage, [DONE]."""
-    base = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": reply.model}
+def _frame(base: dict[str, Any], delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
+    """One SSE chunk frame of the completion ``base`` (id, object, created, model)."""
+    body = {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}], **extra}
+    return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
 
-    def frame(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
-        body = {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
-                **extra}
-        return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
 
-    yield frame({"role": "assistant", "content": ""})
-    for line in reply.content.splitlines(keepends=True):
-        yield frame({"content": line})
+def _chunk_base(model: str, cid: str, created: int) -> dict[str, Any]:
+    return {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model}
+
+
+def _content_frames(base: dict[str, Any], content: str) -> Iterator[str]:
+    for line in content.splitlines(keepends=True):
+        yield _frame(base, {"content": line})
+
+
+def _end_frames(reply: _Reply, base: dict[str, Any], include_usage: bool) -> Iterator[str]:
+    """Finish (with the structured answer), usage, [DONE]."""
     extra = {"medcite": reply.answer.model_dump(mode="json")} if reply.answer is not None else {}
-    yield frame({}, "stop", **extra)
+    yield _frame(base, {}, "stop", **extra)
     if include_usage:
         yield f"data: {json.dumps({**base, 'choices': [], 'usage': reply.usage()})}\n\n"
     yield "data: [DONE]\n\n"
+
+
+def _chunks(reply: _Reply, cid: str, created: int, include_usage: bool) -> Iterator[str]:
+    """SSE frames: role, the content line by line, finish (with the structured answer), usage, [DONE]."""
+    base = _chunk_base(reply.model, cid, created)
+    yield _frame(base, {"role": "assistant", "content": ""})
+    yield from _content_frames(base, reply.content)
+    yield from _end_frames(reply, base, include_usage)
 
 
 def _respond(request: Request, body: ChatCompletionRequest, generator: str | None = None) -> _Reply:
@@ -296,8 +309,9 @@ def _written_chunks(request: Request, body: ChatCompletionRequest, first: _Reply
                     include_usage: bool) -> Iterator[str]:
     """Streaming with the llm generator: the extractive answer at once, then -- when the model's answer verifies --
     that answer after a divider, else the reason it was not used. The final frame carries the answer shown last."""
-    frames = list(_chunks(first, cid, created, include_usage=False))
-    yield from frames[:-2]  # role and content; the finish frame comes after the written answer
+    base = _chunk_base(first.model, cid, created)
+    yield _frame(base, {"role": "assistant", "content": ""})
+    yield from _content_frames(base, first.content)  # the finish frame comes after the written answer
     final = first
     served = first.answer is not None and first.answer.review is not None and first.answer.review.served_from_article
     if first.answer is not None and not first.answer.abstained and not served:  # an approved article is the answer
@@ -312,13 +326,8 @@ def _written_chunks(request: Request, body: ChatCompletionRequest, first: _Reply
         else:
             notice = answer.generator_notice if answer is not None else "the language model could not be asked"
             text = f"\n\n> ℹ️ {notice}\n"
-        base = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": first.model}
-        for line in text.splitlines(keepends=True):
-            body_ = {**base, "choices": [{"index": 0, "delta": {"content": line}, "finish_reason": None,
-                                          "logprobs": None}]}
-            yield f"data: {json.dumps(body_, ensure_ascii=False)}\n\n"
-    tail = list(_chunks(final, cid, created, include_usage))
-    yield from tail[-(3 if include_usage else 2):]  # finish (with the structured answer), usage, [DONE]
+        yield from _content_frames(base, text)
+    yield from _end_frames(final, base, include_usage)
 
 
 @router.get("/v1/models", response_model=ModelList, summary="Models: medcite (clinicians), medcite-patient")
