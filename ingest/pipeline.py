@@ -17,6 +17,7 @@ from tqdm import tqdm
 
 from core.contracts import INDEX_FORMAT_VERSION
 from core.models import Chunk, Document
+from index.bulk_encode import bulk_embedder
 from index.embedding import Embedder, get_embedder
 from index.lexical import build_lexical_index
 from index.manifest import DocumentEntry, Manifest
@@ -68,13 +69,14 @@ def ingest(paths: list[Path], settings: IngestConfig, *, index_dir: Path | None 
     embedded = None
     if dense:
         t_embed = time.perf_counter()
-        encode = cached_encoder(settings, embedder, progress, seed, lambda done, total: tell("embed", done, total))
         if old is not None and not old.dense:  # chunks kept from a lexical-only version have no vectors yet
             new_chunks, plan.kept_chunks, plan.kept_rows = plan.kept_chunks + new_chunks, [], []
+        bulk = bulk_embedder(settings.embedding, sum(len(c.sentences) for c in new_chunks))
+        encode = cached_encoder(settings, bulk, progress, seed, lambda done, total: tell("embed", done, total))
         fresh = embed_chunks(new_chunks, plan.metas, encode, embedder.info.dimension, settings.index.chunk_vectors)
         report.embed_seconds = time.perf_counter() - t_embed
-        report.embedded_chunks = len(new_chunks)
         embedded = combine(old, plan.kept_chunks, plan.kept_row_array(), new_chunks, fresh, encode, plan.metas)
+        report.embedded_chunks = len(new_chunks)
     tell("write", 0, 1)
     _write(root, plan, plan.kept_chunks + new_chunks, embedded, settings, embedder, report)
     tell("write", 1, 1)

@@ -154,4 +154,4 @@ def test_backends_are_separate_classes_behind_one_factory():
     assert isinstance(create_embedder(EmbeddingSettings(backend="onnx")), OnnxEmbedder)
     int8 = create_embedder(EmbeddingSettings(backend="onnx-int8"))
     assert isinstance(int8, OnnxEmbedder) and int8.info.name.endswith("+onnx-int8")
-    assert set(EMBEDDERS) == {"torch", "onnx", "onnx-int8"}
+    assert set(EMBEDDERS) == {"torch", "torch-bf16", "onnx", "onnx-int8"}
