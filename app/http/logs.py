@@ -131,8 +131,22 @@ class RequestLogMiddleware:
             fields["stages_ms"] = stages
         if capture and body:
             fields["question"] = _question(bytes(body))
-        level = logging.ERROR if failed or status >= 500 else logging.INFO
-        log.log(level, "request", extra={"fields": fields})
+        log.log(_level(fields["route"], status, failed), "request", extra={"fields": fields})
+
+
+def _level(route: str, status: int, failed: bool) -> int:
+    """A request line's level: a crash or 5xx is an error, but 503 means "not ready / busy" (a warning), and a
+    readiness probe's 503 is its normal answer while an index loads or builds (once a second: info).
+
+    >>> [logging.getLevelName(_level(r, s, False)) for r, s in [("/readyz", 503), ("/v1/answer", 503),
+    ...                                                          ("/v1/answer", 500), ("/v1/answer", 200)]]
+    ['INFO', 'WARNING', 'ERROR', 'INFO']
+    """
+    if failed or (status >= 500 and status != 503):
+        return logging.ERROR
+    if status == 503:
+        return logging.INFO if route == "/readyz" else logging.WARNING
+    return logging.INFO
 
 
 def _route(scope: Scope) -> str:

@@ -148,6 +148,23 @@ def test_crash_gives_json_500_with_request_id_and_no_traceback(tmp_path, caplog)
     assert any("secret internal detail" in str(rec.exc_info) for rec in caplog.records if rec.exc_info)
 
 
+def test_a_readiness_probe_while_loading_is_not_logged_as_an_error(tmp_path, caplog):
+    """/readyz answers 503 once a second while a first build runs; that used to fill the log with errors."""
+    client = make_client(tmp_path)
+
+    @client.app.get("/boom2")
+    def boom() -> None:
+        raise RuntimeError("crash")
+
+    with caplog.at_level(logging.INFO, logger="medcite.request"):
+        assert client.get("/readyz").status_code == 503
+        assert client.post("/v1/answer", json={"question": "How is Wilms tumor diagnosed?"}).status_code == 503
+        assert client.get("/boom2").status_code == 500
+    levels = {rec.fields["route"]: rec.levelno for rec in caplog.records
+              if rec.name == "medcite.request" and "route" in getattr(rec, "fields", {})}
+    assert levels == {"/readyz": logging.INFO, "/v1/answer": logging.WARNING, "/boom2": logging.ERROR}
+
+
 def _request_lines(caplog) -> list[dict]:
     return [rec.fields for rec in caplog.records if rec.name == "medcite.request" and hasattr(rec, "fields")]
 
