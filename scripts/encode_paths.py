@@ -4,7 +4,8 @@
 
 Texts: a seeded sample of the index's sentence texts as the build embeds them ("topic -- sentence"). A path is an
 ``EmbeddingSettings.backend`` run in this process on every core. Each path encodes a warm-up batch first (model load and export
-are not timed). Prints a Markdown table; the first path is the reference of the cosine columns.
+are not timed). Prints a Markdown table; the first path is the reference of the cosine columns, and the last row
+compares the index's stored sentence vectors (float16) of the same texts with it: what a build actually wrote.
 """
 
 from __future__ import annotations
@@ -24,15 +25,23 @@ import numpy as np  # noqa: E402
 
 from index.bulk_encode import native_bf16  # noqa: E402
 from index.embedding import create_embedder  # noqa: E402
-from index.sentence_vectors import sentence_texts  # noqa: E402
+from index.sentence_vectors import SentenceVectors, sentence_texts  # noqa: E402
 from index.settings import EmbeddingSettings, IndexSettings  # noqa: E402
 from index.storage import open_index  # noqa: E402
 
 
-def sample_texts(index: Path, n: int, seed: int = 1) -> list[str]:
-    store = open_index(index, IndexSettings()).store
-    texts = list(dict.fromkeys(sentence_texts(store.chunks, [store.documents[c.doc_id].topic for c in store.chunks])))
-    return random.Random(seed).sample(texts, min(n, len(texts)))
+def sample_texts(index: Path, n: int, seed: int = 1) -> tuple[list[str], np.ndarray | None]:
+    """``n`` distinct sentence texts of ``index`` and their stored vectors (None when it has none)."""
+    loaded = open_index(index, IndexSettings())
+    store = loaded.store
+    texts = sentence_texts(store.chunks, [store.documents[c.doc_id].topic for c in store.chunks])
+    first_row = {text: row for row, text in reversed(list(enumerate(texts)))}
+    picked = random.Random(seed).sample(sorted(first_row), min(n, len(first_row)))
+    stored = SentenceVectors.load(loaded.path)
+    if stored is None:
+        return picked, None
+    vectors = np.asarray(stored.vectors[[first_row[t] for t in picked]], dtype=np.float32)
+    return picked, vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 
 
 def run_path(backend: str, texts: list[str], batch_size: int) -> tuple[float, np.ndarray]:
@@ -50,7 +59,7 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--paths", default="onnx,onnx-int8,torch-bf16")
     args = ap.parse_args()
-    texts = sample_texts(args.index, args.n)
+    texts, stored = sample_texts(args.index, args.n)
     print(f"{len(texts)} sentence texts from {args.index}; {os.cpu_count()} cores; native bf16: {native_bf16()}\n")
     print("| path | sentences/s | x first | cosine to first: mean | min |")
     print("|---|---|---|---|---|")
@@ -61,6 +70,9 @@ def main() -> None:
         base = rate if base is None else base
         cos = (vectors * ref).sum(axis=1)
         print(f"| {path} | {rate:.1f} | {rate / base:.2f} | {cos.mean():.5f} | {cos.min():.4f} |", flush=True)
+    if stored is not None and ref is not None:
+        cos = (stored * ref).sum(axis=1)
+        print(f"| the index's stored vectors ({args.index}) | - | - | {cos.mean():.5f} | {cos.min():.4f} |")
 
 
 if __name__ == "__main__":

@@ -140,7 +140,7 @@ class Admin:
         old = self.state.pipeline
         try:
             if old is None:
-                new = AnswerPipeline.from_settings(self.settings)
+                new = AnswerPipeline.from_settings(self.settings, bank=getattr(self.state, "bank", None))
             else:
                 index = open_index(self.settings.paths.index_dir, self.settings.index, expect_model=old.embedder.info)
                 new = AnswerPipeline(index, old.embedder, old.settings, old.bank)

@@ -6,7 +6,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from app.query.pipeline import AnswerPipeline
+from app.query.pipeline import AnswerPipeline, load_bank
+from app.query.related import QuestionBank
 from app.query.schemas import AnswerRequest
 from app.settings import Settings
 from index.embedding import get_embedder
@@ -25,6 +26,7 @@ class ServiceState:
     def __init__(self, settings: Settings, pipeline: AnswerPipeline | None = None) -> None:
         self.settings = settings
         self.pipeline = pipeline
+        self.bank: QuestionBank | None = None  # loaded before the first index version is (a first run)
         self.error: str | None = None
         self.admin: Admin | None = None
         self.build: BackgroundBuild | None = None
@@ -78,10 +80,13 @@ class ServiceState:
         return self.build.start(served)
 
     def _warm_model(self) -> None:
+        """Load the model and embed the related-question bank while the first index is built (a worker of a first
+        run used to embed the bank after the lexical stage, delaying the first answer by a minute)."""
         try:
             get_embedder(self.settings.embedding).encode(["warm up the model"])
+            self.bank = load_bank(self.settings)
         except Exception:  # reported when the first version loads
-            log.exception("the embedding model failed to load")
+            log.exception("the embedding model or the question bank failed to load")
 
     def _swap_in(self) -> None:
         try:

@@ -151,14 +151,12 @@ class AnswerPipeline:
         return self._sources
 
     @classmethod
-    def from_settings(cls, settings: QueryConfig) -> "AnswerPipeline":
+    def from_settings(cls, settings: QueryConfig, bank: QuestionBank | None = None) -> "AnswerPipeline":
+        """The pipeline over the configured index; ``bank``: the related-question bank when already loaded
+        (:func:`load_bank`), else it is loaded here."""
         embedder = get_embedder(settings.embedding)
         index = open_index(settings.paths.index_dir, settings.index, expect_model=embedder.info)
-        bank_path = settings.paths.question_bank
-        bank = None
-        if bank_path.is_file():
-            bank = QuestionBank.load(bank_path, embedder, settings.paths.data_dir / "cache")
-        return cls(index, embedder, settings, bank)
+        return cls(index, embedder, settings, bank if bank is not None else load_bank(settings))
 
     # ------------------------------------------------------------------ search
     def search(self, request: SearchRequest) -> SearchResponse:
@@ -308,3 +306,13 @@ def _ms(t0: float) -> float:
 
 def _rounded(timings: dict[str, float]) -> dict[str, float]:
     return {k: round(v, 2) for k, v in timings.items()}
+
+
+def load_bank(settings: QueryConfig) -> QuestionBank | None:
+    """The related-question bank of ``settings`` with its vectors (embedded once per model and bank file, then
+    cached under ``<data_dir>/cache``), or None when no bank file is configured. Independent of the index, so a
+    first run loads it while the index is still being built."""
+    path = settings.paths.question_bank
+    if not path.is_file():
+        return None
+    return QuestionBank.load(path, get_embedder(settings.embedding), settings.paths.data_dir / "cache")

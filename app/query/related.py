@@ -15,6 +15,7 @@ is embedded once, not at every start-up.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import io
 import re
@@ -81,6 +82,15 @@ def _save_atomic(path: Path, array: np.ndarray) -> None:
     atomic_write_bytes(path, buffer.getvalue(), fsync=False)  # a cache: losing it on a crash costs a re-embed
 
 
+def _read_cache(cache: Path, shape: tuple[int, int]) -> np.ndarray | None:
+    """The cached bank vectors, or None when missing, unreadable or of another shape (then they are rebuilt)."""
+    try:
+        vectors = np.load(cache, allow_pickle=False)
+    except (OSError, ValueError):
+        return None
+    return vectors if vectors.shape == shape else None
+
+
 class QuestionBank:
     """Bank questions with unit vectors (read-only after loading, so safe to share between threads)."""
 
@@ -103,17 +113,13 @@ class QuestionBank:
         questions = read_bank(path)
         info = embedder.info
         cache = Path(cache_dir) / f"related-{_sha256(path)[:20]}-{info.fingerprint[:16]}.npy"
-        vectors = None
-        if cache.is_file():
-            try:
-                vectors = np.load(cache, allow_pickle=False)
-            except (OSError, ValueError):
-                vectors = None  # unreadable cache: rebuild it
-            if vectors is not None and vectors.shape != (len(questions), info.dimension):
-                vectors = None
-        if vectors is None:
-            vectors = embedder.encode([q.question for q in questions])
-            _save_atomic(cache, np.asarray(vectors, dtype=np.float32))
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        with open(cache.with_suffix(".lock"), "a+b") as lock:  # workers starting together embed the bank once
+            fcntl.flock(lock, fcntl.LOCK_EX)  # (the others wait here, then read what it wrote)
+            vectors = _read_cache(cache, (len(questions), info.dimension))
+            if vectors is None:
+                vectors = embedder.encode([q.question for q in questions])
+                _save_atomic(cache, np.asarray(vectors, dtype=np.float32))
         return cls(questions, vectors)
 
     def with_questions(self, questions: Sequence[str], vectors: np.ndarray) -> QuestionBank:

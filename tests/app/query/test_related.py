@@ -67,6 +67,27 @@ def test_vectors_are_cached_once_and_reused(bank_file: Path, tmp_path: Path):
     assert len(list(cache.glob("*.npy"))) == 3  # one per (file content, model)
 
 
+def test_workers_starting_together_embed_the_bank_once(bank_file: Path, tmp_path: Path):
+    """Two workers of a first run used to embed the whole bank each, at the same time (a minute on 2 cores)."""
+    import threading
+    import time
+
+    class SlowEmbedder(CountingEmbedder):
+        def encode(self, texts, batch_size=None, progress=False):
+            time.sleep(0.3)  # long enough for the other worker to arrive while this one embeds
+            return super().encode(texts, batch_size, progress)
+
+    embedder, cache, banks = SlowEmbedder(), tmp_path / "cache", []
+    workers = [threading.Thread(target=lambda: banks.append(QuestionBank.load(bank_file, embedder, cache)))
+               for _ in range(2)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert embedder.encoded == [6]  # one embedded, the other read what it wrote
+    np.testing.assert_array_equal(banks[0].vectors, banks[1].vectors)
+
+
 def test_related_never_returns_the_question_itself_or_excluded(bank_file: Path, tmp_path: Path):
     bank = QuestionBank.load(bank_file, CountingEmbedder(), tmp_path)
     q = "what are the symptoms of  WILMS tumor"
