@@ -26,8 +26,8 @@ from index.store import ChunkStore
 from ingest.chunker import Chunker
 from ingest.embed import Embedded, cached_encoder, combine, embed_chunks, open_cache, seed_cache
 from ingest.inputs import collect_inputs
-from ingest.loaders import LoadError, load_path
 from ingest.plan import Plan, open_previous, plan_ingest
+from ingest.prefetch import load_inputs
 from ingest.report import FileFailure, IngestReport, NothingToIngestError, Progress
 from ingest.sections import detect_pdf_headings
 from ingest.settings import IngestConfig
@@ -89,18 +89,15 @@ def _load_documents(paths: list[Path], report: IngestReport, progress: bool, tel
     report.files = len(inputs)
     docs: list[Document] = []
     owner: dict[str, str] = {}
-    for number, item in enumerate(tqdm(inputs, desc="files", unit="file", disable=not progress)):
-        tell("load", number, len(inputs))
-        try:
-            loaded = load_path(item.path, item.defaults or None)
-        except LoadError as exc:
-            report.failures.append(FileFailure(path=str(item.path), reason=str(exc)))
-            continue
-        except Exception as exc:  # a loader bug must not stop the other files
-            report.failures.append(FileFailure(path=str(item.path), reason=f"unexpected error: {exc!r}"))
-            continue
-        if not loaded:
-            report.failures.append(FileFailure(path=str(item.path), reason="no text found"))
+    with tqdm(total=len(inputs), desc="files", unit="file", disable=not progress) as bar:
+        def advance(done: int) -> None:
+            bar.update(done - bar.n)
+            tell("load", done, len(inputs))
+
+        outcomes = load_inputs(inputs, advance)
+    for item, (loaded, failure) in zip(inputs, outcomes):
+        if failure is not None or not loaded:
+            report.failures.append(FileFailure(path=str(item.path), reason=failure or "no text found"))
             continue
         for doc in loaded:
             if doc.doc_id in owner:
