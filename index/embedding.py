@@ -214,6 +214,7 @@ class TorchEmbedder(LocalEmbedder):
     """sentence-transformers on torch, loaded on the first encode."""
 
     backend = "torch"
+    dtype: str | None = None  # torch dtype name of the weights (None: as stored)
 
     def _load(self) -> SentenceTransformer:
         with self._lock:
@@ -222,8 +223,6 @@ class TorchEmbedder(LocalEmbedder):
 
                 torch.set_num_threads(self.settings.torch_threads)
             return _load_model(self.model_path, self.settings.device, self.dtype)
-
-    dtype: str | None = None
 
     def _encode(self, texts: list[str], batch_size: int, progress: bool) -> np.ndarray:
         return self._load().encode(texts, batch_size=batch_size, show_progress_bar=progress, convert_to_numpy=True,

@@ -75,8 +75,8 @@ def ingest(paths: list[Path], settings: IngestConfig, *, index_dir: Path | None 
         encode = cached_encoder(settings, bulk, progress, seed, lambda done, total: tell("embed", done, total))
         fresh = embed_chunks(new_chunks, plan.metas, encode, embedder.info.dimension, settings.index.chunk_vectors)
         report.embed_seconds = time.perf_counter() - t_embed
-        embedded = combine(old, plan.kept_chunks, plan.kept_row_array(), new_chunks, fresh, encode, plan.metas)
         report.embedded_chunks = len(new_chunks)
+        embedded = combine(old, plan.kept_chunks, plan.kept_row_array(), new_chunks, fresh, encode, plan.metas)
     tell("write", 0, 1)
     _write(root, plan, plan.kept_chunks + new_chunks, embedded, settings, embedder, report)
     tell("write", 1, 1)

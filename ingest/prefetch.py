@@ -13,6 +13,7 @@ here; results come back in input order, so document order and duplicate checks a
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -38,28 +39,23 @@ def prefetched(inputs: Sequence[InputFile], cores: int | None = None) -> list[in
 
 def load_inputs(inputs: Sequence[InputFile], tell: Callable[[int], None] = lambda done: None) -> list[Outcome]:
     """The outcome of every input, in input order; ``tell(done)`` after each file."""
-    outcomes: list[Outcome | None] = [None] * len(inputs)
     far = prefetched(inputs)
-    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) if far else None
-    try:
-        futures: dict[int, Future] = {i: pool.submit(_load, inputs[i]) for i in far} if pool else {}
-        done = 0
-        for i, item in enumerate(inputs):
-            if i not in futures:
-                outcomes[i] = _load(item)
-                done += 1
-                tell(done)
-        for i, future in futures.items():
-            try:
-                outcomes[i] = future.result()
-            except Exception:  # the worker could not start or died (BrokenProcessPool): parse the file here
-                outcomes[i] = _load(inputs[i])
-            done += 1
+    outcomes: dict[int, Outcome] = {}
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(1, mp_context=spawn) if far else contextlib.nullcontext() as pool:
+        futures: dict[int, Future] = {i: pool.submit(_load, inputs[i]) for i in far}
+        here = [i for i in range(len(inputs)) if i not in futures]
+        for done, i in enumerate(here + list(futures), 1):  # the local files first, while the worker parses
+            outcomes[i] = _result(futures[i], inputs[i]) if i in futures else _load(inputs[i])
             tell(done)
-    finally:
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
-    return [o for o in outcomes if o is not None]
+    return [outcomes[i] for i in range(len(inputs))]
+
+
+def _result(future: Future, item: InputFile) -> Outcome:
+    try:
+        return future.result()
+    except Exception:  # the worker could not start or died (BrokenProcessPool): parse the file here
+        return _load(item)
 
 
 def _load(item: InputFile) -> Outcome:

@@ -54,7 +54,10 @@ def test_a_worker_that_cannot_start_loads_the_pdfs_here(mixed_inputs, monkeypatc
             future.set_exception(BrokenProcessPool("the worker died"))
             return future
 
-        def shutdown(self, **kwargs) -> None: ...
+        def __enter__(self) -> "Broken":
+            return self
+
+        def __exit__(self, *exc) -> None: ...
 
     monkeypatch.setattr(prefetch, "MIN_PDF_BYTES", 0)
     monkeypatch.setattr(prefetch, "ProcessPoolExecutor", Broken)
