@@ -134,7 +134,7 @@ def write_index(
     tmp.mkdir()
     vector_store: VectorStore | None = None
     try:
-        (tmp / OWNER_FILE).write_text(f"{os.getpid()} {socket.gethostname()}\n", encoding="utf-8")
+        _write_owner(tmp)
         vector_store = create_vector_store(settings, manifest.model.dimension)
         if vectors is not None:
             vector_store.add([chunk.chunk_id for chunk in store.chunks], vectors)
@@ -159,6 +159,7 @@ def write_index(
             if previous:  # versions orphaned by builds killed between rename and prune: bounded, not piling up
                 _prune(root, previous, settings.keep_versions, settings)
             version = root / f"v-{datetime.now(timezone.utc):%Y%m%dT%H%M%S%f}-{secrets.token_hex(2)}"
+            (tmp / OWNER_FILE).unlink()  # a version has no owner; a trash name made from it gets its own
             os.rename(tmp, version)
             _fsync(root)
             _replace_current(root, version.name)
@@ -369,14 +370,24 @@ def _prune(root: Path, current: str, keep: int, settings: IndexSettings | None =
     for old in others[keep:]:
         trash = root / f"{TMP_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
         os.rename(old, trash)
+        _write_owner(trash)  # not the pid of whoever built the version (that may be a live process)
         discard_vector_store(settings or IndexSettings(), trash / VECTORS_DIR)
         shutil.rmtree(trash, ignore_errors=True)
         pruned.append(old)
     return pruned
 
 
+def _write_owner(path: Path) -> None:
+    (path / OWNER_FILE).write_text(f"{os.getpid()} {socket.gethostname()}\n", encoding="utf-8")
+
+
 def _owner_alive(path: Path) -> bool:
-    """Whether the process that owns a ``.tmp-*`` directory may still be running (unknown = young)."""
+    """Whether the process that owns a ``.tmp-*`` directory may still be running (unknown = young).
+
+    ``owner.pid`` names the process and host; without it, the pid in the directory's name (the process that made
+    that name: a build, or a prune renaming an old version away -- a committed version carries no owner file, so a
+    prune killed before it writes one leaves a directory that names the pruner, not the version's builder).
+    """
     pid, host = None, socket.gethostname()
     try:
         fields = (path / OWNER_FILE).read_text(encoding="utf-8").split()

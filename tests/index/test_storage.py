@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -129,6 +130,16 @@ def test_simulated_crash_leaves_old_version_and_cleanup_removes_tmp(built):
     assert cleanup_stale(root) == [crashed]
     assert not crashed.exists() and live.exists()
     assert cleanup_stale(root) == []
+
+
+def test_prune_killed_after_rename_leaves_a_removable_directory(built):
+    """A version built by this (live) process, renamed away by a prune that was killed before it finished: the
+    renamed directory names the dead pruner, and carries no owner file naming its live builder."""
+    root, path, _ = built
+    assert not (path / "owner.pid").exists()
+    half_pruned = root / f".tmp-{dead_pid()}-0badf00d"
+    shutil.copytree(path, half_pruned)
+    assert cleanup_stale(root) == [half_pruned]
 
 
 @pytest.mark.parametrize("name", ["CURRENT-missing", "root-missing"])
