@@ -42,6 +42,11 @@ class PathSettings(Section):
         description="Drug-name vocabulary (variant<TAB>canonical, gzip; corpus/derive_drugs.py) the answer's "
         "consistency check reads.",
     )
+    condition_names: Path = Field(
+        Path("corpus/vocab/condition_names.tsv.gz"),
+        description="Condition-name vocabulary (variant<TAB>canonical, gzip; corpus/derive_conditions.py) the "
+        "answer's consistency check reads.",
+    )
 
 
 def env_list(name: str) -> list[str]:

@@ -27,6 +27,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterable
 
+from app.query.conditions import ConditionNames
 from app.query.intents import INTENTS, question_intent
 
 _SENTENCE_END = re.compile(r"(?<=[.?!])\s+(?=[A-Z0-9])")
@@ -127,6 +128,8 @@ class QuestionEntities:
     drugs: list[str] = field(default_factory=list)
     population: str | None = None  # 'child' | 'adult' | 'older adult' | 'pregnant'
     quantity: str | None = None  # 'dose' | 'interval' | 'age'
+    conditions: list[str] = field(default_factory=list)  # canonical names of the conditions the question names
+    text: str = ""  # the question the entities were read from
 
 
 def population_of(text: str) -> str | None:
@@ -169,10 +172,13 @@ def asking_part(question: str) -> str:
     return " ".join(asking) if asking else (parts[-1] if parts else question)
 
 
-def question_entities(question: str, names: DrugNames) -> QuestionEntities:
-    """Drugs and quantity of the asking sentences; the population of the whole question (a vignette's age)."""
+def question_entities(question: str, names: DrugNames, conditions: ConditionNames | None = None
+                      ) -> QuestionEntities:
+    """Drugs and quantity of the asking sentences; the population and the conditions of the whole question (a
+    vignette's age and diagnosis are in its history)."""
     asking = asking_part(question)
-    return QuestionEntities(names.find(asking), population_of(question), asked_quantity(asking))
+    return QuestionEntities(names.find(asking), population_of(question), asked_quantity(asking),
+                            conditions.find(question) if conditions is not None else [], question)
 
 
 def has_dose(text: str) -> bool:

@@ -20,6 +20,7 @@ import numpy as np
 from app.query.abstention import Abstainer
 from app.query.assemble import Candidate
 from app.query.citing import superseded_notice
+from app.query.conditions import ConditionNames, condition_names
 from app.query.consistency import check as check_consistency
 from app.query.entities import DrugNames, QuestionEntities, drug_names, question_entities, vocabulary_path
 from app.query.errors import RequestError
@@ -122,6 +123,7 @@ class AnswerPipeline:
         self._lock = threading.Lock()
         self._sources: SourceFinder | None = None
         self._drug_names: DrugNames | None = None
+        self._condition_names: ConditionNames | None = None
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         return self.embedder.encode(texts)
@@ -142,6 +144,13 @@ class AnswerPipeline:
         if self._drug_names is None:
             self._drug_names = drug_names(vocabulary_path(self.settings.paths.drug_names))
         return self._drug_names
+
+    @property
+    def condition_names(self) -> ConditionNames:
+        """The condition-name vocabulary of the consistency check (loaded on first use, once per process)."""
+        if self._condition_names is None:
+            self._condition_names = condition_names(vocabulary_path(self.settings.paths.condition_names))
+        return self._condition_names
 
     @property
     def sources(self) -> SourceFinder:
@@ -198,7 +207,7 @@ class AnswerPipeline:
             checked = check_consistency(
                 entities, draft.bottom_line, draft.sections,
                 draft.references, {c.chunk.chunk_id: (c.chunk.text, c.meta.title) for c in candidates},
-                self.drug_names)
+                self.drug_names, self.condition_names if self.settings.answer.condition_check else None)
             draft.bottom_line, draft.sections, draft.references = (checked.bottom_line, checked.sections,
                                                                    checked.references)
             checks = checked.checks
@@ -255,7 +264,7 @@ class AnswerPipeline:
         hits = self.engine.search(search_text, k=k, filters=request.filters, qvec=qvec,
                                   prefer_rows=prefer_rows, prefer_types=prefer_types, timings=timings)
         candidates = [self._candidate(h.row, rank) for rank, h in enumerate(hits, start=1)]
-        entities = question_entities(resolved.text, self.drug_names)
+        entities = question_entities(resolved.text, self.drug_names, self.condition_names)
         evidence = Evidence(resolved.text, qvec, self.index.lexical.term_weights(search_text), candidates,
                             request.audience, prefer_types, self._section_chunks, tuple(entities.drugs),
                             self.drug_names.find, request.question if resolved.is_followup else "",

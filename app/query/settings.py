@@ -62,6 +62,10 @@ class AnswerSettings(Section):
         True, description="Check that the bottom line is about the drug, population and quantity the question "
         "names (app.query.consistency); abstain with the 'sources give no ...' line when nothing fits."
     )
+    condition_check: bool = Field(
+        True, description="Part of the entity check: the bottom line's passage must name a condition the question "
+        "names, and must not be about patients with a condition the question does not name."
+    )
     int8_similarity_map: tuple[float, float] = Field(
         (0.934, 0.0412), description="(a, b) of int8 cosine = a * fp32 cosine + b, applied to the fp32-calibrated "
         "abstention thresholds when the encoder is onnx-int8 (scripts/map_encoder_similarity.py measures it)."
