@@ -73,6 +73,9 @@ class IndexSettings(Section):
     mmap_vectors: bool = Field(True, description="Memory-map the FAISS index read-only when serving (its vectors "
                                "stay in the shared page cache instead of being copied into every process and "
                                "every index version loaded); off = read it into memory.")
+    lazy_chunks: bool = Field(True, description="Serve chunks from chunks.jsonl on demand (an LRU of parsed "
+                              "chunks; ids and ordinals in memory) instead of holding every chunk as objects: an "
+                              "index swap then costs little memory; off = parse every chunk at load.")
     bm25_k1: float = Field(1.5, gt=0, description="BM25 term-frequency saturation.")
     bm25_b: float = Field(0.75, ge=0, le=1, description="BM25 length normalisation.")
     chunk_vectors: Literal["sentence-mean", "full"] = Field(

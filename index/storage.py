@@ -137,7 +137,7 @@ def write_index(
         _write_owner(tmp)
         vector_store = create_vector_store(settings, manifest.model.dimension)
         if vectors is not None:
-            vector_store.add([chunk.chunk_id for chunk in store.chunks], vectors)
+            vector_store.add(list(store.chunk_ids), vectors)
         counts = {"pages": sum(e.pages for e in manifest.documents.values()), **manifest.counts}
         counts.update(documents=len(store.documents), chunks=len(store))
         final = manifest.model_copy(update={"vector_backend": settings.vector_backend, "dense": dense,
@@ -272,7 +272,7 @@ def _load_version(root: Path, path: Path, settings: IndexSettings, expect_model:
     if expect_model is not None:
         _check_model(path, manifest.model, expect_model)
     try:
-        store = ChunkStore.load(path)
+        store = ChunkStore.load(path, lazy=settings.lazy_chunks)
         raw = np.load(path / "vectors.npy", mmap_mode="r") if manifest.dense else None
         vectors = load_vector_store(settings, path / VECTORS_DIR)
         lexical = load_lexical_index(path / LEXICAL_DIR)
@@ -300,7 +300,7 @@ def _load_version(root: Path, path: Path, settings: IndexSettings, expect_model:
         raise IndexCorruptError(
             path, f"manifest counts {manifest.counts} but documents.jsonl has {len(store.documents)} documents"
         )
-    if raw is not None and set(vectors.ids()) != {chunk.chunk_id for chunk in store.chunks}:
+    if raw is not None and set(vectors.ids()) != set(store.chunk_ids):
         raise IndexCorruptError(path, "the vector store holds other ids than the chunks of chunks.jsonl")
     return LoadedIndex(root=root, path=path, manifest=manifest, store=store, vectors=vectors, lexical=lexical)
 

@@ -4,6 +4,8 @@ On disk it is two JSON-lines files, ``documents.jsonl`` (one :class:`DocumentMet
 ``chunks.jsonl`` (one :class:`Chunk` per line, in row order). Loading validates each line with
 ``model_validate_json`` (as fast as one ``TypeAdapter`` call over a JSON array, and errors name the line);
 30k chunks of ~1 kB with 8 sentences load in about 2 s, nearly all of it creating the ~270k pydantic objects.
+A served index loads it ``lazy`` (``IndexSettings.lazy_chunks``): chunks are parsed from the file when used, and
+``chunk_ids`` / ``doc_ids`` / ``ordinals`` (per row) answer the lookups that need no text.
 
 >>> from core.models import Chunk, DocumentMeta, Sentence
 >>> meta = DocumentMeta(doc_id="d1", title="Asthma")
@@ -17,11 +19,13 @@ On disk it is two JSON-lines files, ``documents.jsonl`` (one :class:`DocumentMet
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable, TypeVar
+from typing import Iterable, Sequence, TypeVar
 
+import numpy as np
 from pydantic import BaseModel, ValidationError
 
 from core.models import Chunk, DocumentMeta
+from index.chunk_file import LazyChunks
 
 DOCUMENTS_FILE = "documents.jsonl"
 CHUNKS_FILE = "chunks.jsonl"
@@ -35,22 +39,29 @@ class ChunkStore:
     Treat ``documents`` and ``chunks`` as read-only: the lookup tables are built once in ``__init__``.
     """
 
-    def __init__(self, documents: dict[str, DocumentMeta], chunks: list[Chunk]) -> None:
+    def __init__(self, documents: dict[str, DocumentMeta], chunks: Sequence[Chunk]) -> None:
         self.documents = dict(documents)
-        self.chunks = list(chunks)
+        self.chunks: Sequence[Chunk] = chunks if isinstance(chunks, LazyChunks) else list(chunks)
         for doc_id, meta in self.documents.items():
             if meta.doc_id != doc_id:
                 raise ValueError(f"document keyed {doc_id!r} has doc_id {meta.doc_id!r}")
+        if isinstance(self.chunks, LazyChunks):  # ids from the file's index, no chunk parsed
+            self.chunk_ids, self.doc_ids = self.chunks.chunk_ids, self.chunks.doc_ids
+            self.ordinals = self.chunks.ordinals
+        else:
+            self.chunk_ids = [c.chunk_id for c in self.chunks]
+            self.doc_ids = [c.doc_id for c in self.chunks]
+            self.ordinals = np.asarray([c.ordinal for c in self.chunks], dtype=np.int64)
         self._rows: dict[str, int] = {}
         self._doc_rows: dict[str, list[int]] = {doc_id: [] for doc_id in self.documents}
-        for row, chunk in enumerate(self.chunks):
-            if chunk.chunk_id in self._rows:
-                first = self._rows[chunk.chunk_id]
-                raise ValueError(f"duplicate chunk id {chunk.chunk_id!r} at rows {first} and {row}")
-            if chunk.doc_id not in self._doc_rows:
-                raise ValueError(f"chunk {chunk.chunk_id!r} belongs to unknown document {chunk.doc_id!r}")
-            self._rows[chunk.chunk_id] = row
-            self._doc_rows[chunk.doc_id].append(row)
+        for row, (chunk_id, doc_id) in enumerate(zip(self.chunk_ids, self.doc_ids)):
+            if chunk_id in self._rows:
+                first = self._rows[chunk_id]
+                raise ValueError(f"duplicate chunk id {chunk_id!r} at rows {first} and {row}")
+            if doc_id not in self._doc_rows:
+                raise ValueError(f"chunk {chunk_id!r} belongs to unknown document {doc_id!r}")
+            self._rows[chunk_id] = row
+            self._doc_rows[doc_id].append(row)
 
     def __len__(self) -> int:
         return len(self.chunks)
@@ -76,7 +87,7 @@ class ChunkStore:
         """Metadata of the document that chunk row ``row`` belongs to."""
         if not 0 <= row < len(self.chunks):
             raise IndexError(f"row {row} out of range for {len(self.chunks)} chunks")
-        return self.documents[self.chunks[row].doc_id]
+        return self.documents[self.doc_ids[row]]
 
     def save(self, directory: Path) -> None:
         """Write ``documents.jsonl`` and ``chunks.jsonl`` into ``directory`` (created if missing)."""
@@ -85,10 +96,11 @@ class ChunkStore:
         _write_jsonl(directory / CHUNKS_FILE, self.chunks)
 
     @classmethod
-    def load(cls, directory: Path) -> ChunkStore:
-        """Read a store written by :meth:`save`; a bad line raises ``ValueError`` naming file and line."""
+    def load(cls, directory: Path, lazy: bool = False) -> ChunkStore:
+        """Read a store written by :meth:`save`; a bad line raises ``ValueError`` naming file and line. ``lazy``:
+        chunks are parsed when used (:class:`index.chunk_file.LazyChunks`; a line is fully validated then)."""
         documents = _read_jsonl(directory / DOCUMENTS_FILE, DocumentMeta)
-        chunks = _read_jsonl(directory / CHUNKS_FILE, Chunk)
+        chunks = LazyChunks(directory / CHUNKS_FILE) if lazy else _read_jsonl(directory / CHUNKS_FILE, Chunk)
         return cls({d.doc_id: d for d in documents}, chunks)
 
 

@@ -47,7 +47,7 @@ def seed_cache(cache: EmbeddingCache, index: LoadedIndex) -> int:
     if vectors is None:
         return 0
     store = index.store
-    texts = sentence_texts(store.chunks, [store.documents[c.doc_id].topic for c in store.chunks])
+    texts = sentence_texts(store.chunks, [store.documents[d].topic for d in store.doc_ids])
     if len(texts) != len(vectors.vectors):
         return 0
     return cache.add(texts, vectors.vectors)

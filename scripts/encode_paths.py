@@ -34,7 +34,7 @@ def sample_texts(index: Path, n: int, seed: int = 1) -> tuple[list[str], np.ndar
     """``n`` distinct sentence texts of ``index`` and their stored vectors (None when it has none)."""
     loaded = open_index(index, IndexSettings())
     store = loaded.store
-    texts = sentence_texts(store.chunks, [store.documents[c.doc_id].topic for c in store.chunks])
+    texts = sentence_texts(store.chunks, [store.documents[d].topic for d in store.doc_ids])
     first_row = {text: row for row, text in reversed(list(enumerate(texts)))}
     picked = random.Random(seed).sample(sorted(first_row), min(n, len(first_row)))
     stored = SentenceVectors.load(loaded.path)

@@ -67,7 +67,7 @@ from index.embedding import create_embedder
 from index.sentence_vectors import sentence_texts
 from index.storage import open_index
 s = Settings(); idx = open_index({str(index)!r}, s.index)
-texts = sentence_texts(idx.store.chunks, [idx.store.documents[c.doc_id].topic for c in idx.store.chunks])
+texts = sentence_texts(idx.store.chunks, [idx.store.documents[d].topic for d in idx.store.doc_ids])
 texts = random.Random(1).sample(sorted(set(texts)), min({sample}, len(set(texts))))
 e = create_embedder(s.embedding); e.encode(texts[:64])
 t = time.perf_counter(); e.encode(texts); print(json.dumps(len(texts) / (time.perf_counter() - t)))

@@ -28,7 +28,7 @@ class RowMetadata:
     def __init__(self, store: ChunkStore) -> None:
         metas = list(store.documents.values())
         position = {m.doc_id: i for i, m in enumerate(metas)}
-        doc_of_row = np.fromiter((position[c.doc_id] for c in store.chunks), dtype=np.int64, count=len(store.chunks))
+        doc_of_row = np.fromiter((position[d] for d in store.doc_ids), dtype=np.int64, count=len(store.doc_ids))
         self.issuers = sorted({m.issuer for m in metas})
         issuer_code = {name: i for i, name in enumerate(self.issuers)}
 

@@ -240,7 +240,7 @@ class AnswerPipeline:
         if request.debug:
             answer.trace = Trace(
                 resolved_query=search_text, topic_shift=resolved.topic_shift if request.turns else None,
-                hits=[TraceHit(chunk_id=self.index.store.chunks[h.row].chunk_id, rank=i, score=h.score,
+                hits=[TraceHit(chunk_id=self.index.store.chunk_ids[h.row], rank=i, score=h.score,
                                retriever=h.retriever, sources=h.sources) for i, h in enumerate(hits, start=1)],
                 timings_ms=_rounded(timings), evidence_score=round(draft.signals.support, 4),
                 coverage=round(draft.signals.coverage, 4), unknown_names=unknown,
@@ -282,8 +282,8 @@ class AnswerPipeline:
         """The chunks of ``cand``'s section within ``reach`` chunks of it, in order (for numbered procedures)."""
         store = self.index.store
         path, ordinal = cand.chunk.section_path, cand.chunk.ordinal
-        rows = [r for r in store.rows_of_document(cand.chunk.doc_id)
-                if abs(store.chunks[r].ordinal - ordinal) <= reach and store.chunks[r].section_path == path]
+        rows = [r for r in store.rows_of_document(cand.chunk.doc_id)  # ordinals first: no chunk read for the rest
+                if abs(int(store.ordinals[r]) - ordinal) <= reach and store.chunks[r].section_path == path]
         return [cand if r == cand.row else self._candidate(r, cand.rank) for r in rows]
 
     def _candidate(self, row: int, rank: int) -> Candidate:

@@ -91,8 +91,8 @@ class DenseRetriever:
     def retrieve(self, query: str, qvec: np.ndarray | None, k: int, allowed: np.ndarray | None) -> list[Hit]:
         if qvec is None:
             raise ValueError("the dense retriever needs the query vector (qvec)")
-        chunks = self.store.chunks
-        ids = None if allowed is None else [chunks[r].chunk_id for r in np.asarray(allowed).tolist()]
+        chunk_ids = self.store.chunk_ids
+        ids = None if allowed is None else [chunk_ids[r] for r in np.asarray(allowed).tolist()]
         matches = self.vectors.search(np.asarray(qvec, dtype=np.float32).reshape(1, -1), k, ids)[0]
         row_of = self.store.row_of
         return [Hit(row_of(chunk), score, self.name, {self.name: rank})

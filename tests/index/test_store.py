@@ -55,3 +55,43 @@ def test_bad_line_names_file_and_line(tmp_path, tiny_store):
     (tmp_path / CHUNKS_FILE).write_text("\n".join(lines) + "\n")
     with pytest.raises(ValueError, match=r"invalid Chunk on line 3 of .*chunks\.jsonl"):
         ChunkStore.load(tmp_path)
+
+
+@pytest.mark.parametrize("lazy", [False, True])
+def test_lazy_and_eager_loads_answer_alike(tmp_path, tiny_store, lazy):
+    tiny_store.save(tmp_path)
+    loaded = ChunkStore.load(tmp_path, lazy=lazy)
+    assert list(loaded.chunks) == tiny_store.chunks and loaded.chunks[-1] == tiny_store.chunks[-1]
+    assert loaded.chunks[1:3] == tiny_store.chunks[1:3]
+    assert loaded.chunk_ids == [c.chunk_id for c in tiny_store.chunks]
+    assert loaded.doc_ids == [c.doc_id for c in tiny_store.chunks]
+    assert loaded.ordinals.tolist() == [c.ordinal for c in tiny_store.chunks]
+    assert loaded.meta_of_row(5).doc_id == "covid" and loaded.row_of("covid#0") == 4
+    with pytest.raises(IndexError, match="out of range"):
+        loaded.chunks[6]
+
+
+def test_a_lazy_store_reads_chunks_on_demand_and_keeps_serving_after_the_file_is_deleted(tmp_path, tiny_store):
+    from index.chunk_file import LazyChunks
+
+    tiny_store.save(tmp_path)
+    loaded = ChunkStore.load(tmp_path, lazy=True)
+    assert isinstance(loaded.chunks, LazyChunks) and loaded.chunks._parse.cache_info().currsize == 0
+    (tmp_path / CHUNKS_FILE).unlink()  # a pruned version: requests holding it still read its chunks
+    assert loaded.chunks[3] == tiny_store.chunks[3] and loaded.chunks._parse.cache_info().currsize == 1
+
+
+def test_a_lazy_load_names_a_bad_line_at_load_and_a_bad_chunk_when_read(tmp_path, tiny_store):
+    tiny_store.save(tmp_path)
+    lines = (tmp_path / CHUNKS_FILE).read_text().splitlines()
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / DOCUMENTS_FILE).write_text((tmp_path / DOCUMENTS_FILE).read_text())
+    (broken / CHUNKS_FILE).write_text("\n".join(lines[:2] + ['{"chunk_id": "x"'] + lines[3:]) + "\n")
+    with pytest.raises(ValueError, match=r"invalid Chunk on line 3 of .*chunks\.jsonl"):
+        ChunkStore.load(broken, lazy=True)
+    lines[2] = lines[2].replace('"text":', '"txt":')  # ids intact, the chunk itself invalid
+    (broken / CHUNKS_FILE).write_text("\n".join(lines) + "\n")
+    store = ChunkStore.load(broken, lazy=True)
+    with pytest.raises(ValueError, match=r"invalid Chunk on line 3"):
+        store.chunks[2]

@@ -46,6 +46,14 @@ class FakeStore:
             for i, (doc, text) in enumerate(texts)
         ]
 
+    @property
+    def chunk_ids(self) -> list[str]:
+        return [c.chunk_id for c in self.chunks]
+
+    @property
+    def doc_ids(self) -> list[str]:
+        return [c.doc_id for c in self.chunks]
+
     def meta_of_row(self, row: int) -> DocumentMeta:
         return self.documents[self.chunks[row].doc_id]
 
