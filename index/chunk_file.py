@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from functools import lru_cache
 from pathlib import Path
 from typing import Iterator, Sequence, overload
@@ -56,7 +57,7 @@ class LazyChunks(Sequence[Chunk]):
                 except (ValueError, KeyError, TypeError) as exc:
                     raise ValueError(f"invalid Chunk on line {number} of {self.path}: {exc}") from None
                 self.chunk_ids.append(chunk_id)
-                self.doc_ids.append(doc_id)
+                self.doc_ids.append(sys.intern(doc_id))  # one string per document, not per chunk
                 ordinals.append(ordinal)
         self.offsets = np.asarray(offsets, dtype=np.int64)
         self.ordinals = np.asarray(ordinals, dtype=np.int64)

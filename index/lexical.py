@@ -206,8 +206,9 @@ class BM25Index:
 
     @classmethod
     def load(cls, directory: Path) -> BM25Index:
-        """Load an index written by :meth:`save` (use :func:`load_lexical_index`, which checks the metadata)."""
-        return cls(bm25s.BM25.load(str(directory), show_progress=False))
+        """Load an index written by :meth:`save` (use :func:`load_lexical_index`, which checks the metadata); the
+        score arrays are memory-mapped read-only (shared by workers and index versions, not copied)."""
+        return cls(bm25s.BM25.load(str(directory), show_progress=False, mmap=True))
 
 
 def write_lexical_meta(directory: Path, backend: str, documents: int) -> None:

@@ -24,7 +24,8 @@ def memory_mb() -> dict[str, float]:
     for line in Path("/proc/self/smaps_rollup").read_text().splitlines()[1:]:
         name, value, *_ = line.split()
         fields[name.rstrip(":")] = int(value) / 1024
-    return {"rss": round(fields["Rss"], 1), "private": round(fields["Private_Clean"] + fields["Private_Dirty"], 1)}
+    return {"rss": round(fields["Rss"], 1), "private": round(fields["Private_Clean"] + fields["Private_Dirty"], 1),
+            "anonymous": round(fields["Anonymous"], 1)}
 
 
 def one(index_dir: Path, mmap: bool) -> dict:
@@ -47,7 +48,8 @@ def one(index_dir: Path, mmap: bool) -> dict:
     twice = memory_mb()
     return {"mmap_vectors": mmap, "chunks": len(first.store), "start": start, "one_index": once,
             "two_indexes": twice, "swap_extra_rss_mb": round(twice["rss"] - once["rss"], 1),
-            "swap_extra_private_mb": round(twice["private"] - once["private"], 1)}
+            "swap_extra_private_mb": round(twice["private"] - once["private"], 1),
+            "swap_extra_anonymous_mb": round(twice["anonymous"] - once["anonymous"], 1)}
 
 
 def main(argv: list[str] | None = None) -> int:
