@@ -23,15 +23,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "scripts"))
 
-
-def memory_mb() -> dict[str, float]:
-    fields = {}
-    for line in Path("/proc/self/smaps_rollup").read_text().splitlines()[1:]:
-        name, value, *_ = line.split()
-        fields[name.rstrip(":")] = int(value) / 1024
-    return {"rss": round(fields["Rss"], 1), "anonymous": round(fields["Anonymous"], 1),
-            "file_backed": round(fields["Rss"] - fields["Anonymous"], 1)}
+from swap_memory import memory_mb  # noqa: E402 -- RSS, private, anonymous and file-backed MB of this process
 
 
 def build_scaled(real: Path, k: int, root: Path) -> None:

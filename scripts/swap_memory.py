@@ -25,7 +25,7 @@ def memory_mb() -> dict[str, float]:
         name, value, *_ = line.split()
         fields[name.rstrip(":")] = int(value) / 1024
     return {"rss": round(fields["Rss"], 1), "private": round(fields["Private_Clean"] + fields["Private_Dirty"], 1),
-            "anonymous": round(fields["Anonymous"], 1)}
+            "anonymous": round(fields["Anonymous"], 1), "file_backed": round(fields["Rss"] - fields["Anonymous"], 1)}
 
 
 def one(index_dir: Path, mmap: bool) -> dict:
